@@ -1,0 +1,120 @@
+# What this module does: the lab server's command line, `python -m mailmagic.lab`, for scripts,
+# other tools and CI. It runs until Ctrl-C or SIGTERM and then shuts down cleanly. With --json it
+# prints exactly one JSON line once every listener answers (host, ports, CA file, maildir), so a
+# script can start it in the background and read where it listens.
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from mailmagic.lab.config import DEFAULT_ALIASES, DEFAULT_USERS, LabConfig
+from mailmagic.lab.controller import Endpoints, LabServer
+
+_PORTS = ("smtp", "submission", "smtps", "pop3", "pop3s")
+
+
+def _user(text: str) -> tuple[str, str]:
+    name, colon, password = text.partition(":")
+    if not colon or not name or not password:
+        raise argparse.ArgumentTypeError(f"expected NAME:PASSWORD, got {text!r}")
+    return name.lower(), password
+
+
+def _alias(text: str) -> tuple[str, tuple[str, ...]]:
+    name, colon, members = text.partition(":")
+    listed = tuple(m.strip() for m in members.split(",") if m.strip())
+    if not colon or not name or not listed:
+        raise argparse.ArgumentTypeError(f"expected NAME:MEMBER[,MEMBER...], got {text!r}")
+    return name.lower(), listed
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {text!r}")
+    return int(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line parser (also used to document the options)."""
+    p = argparse.ArgumentParser(
+        prog="python -m mailmagic.lab",
+        description="Run the mailmagic lab mail server (SMTP + POP3 on one Maildir) on loopback.",
+        epilog="A port of 0, or left out, means: pick a free one.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
+    p.add_argument("--allow-non-loopback", action="store_true", help=argparse.SUPPRESS)
+    for name in _PORTS:
+        p.add_argument(f"--{name}-port", type=_port, default=0, metavar="N")
+    p.add_argument("--domain", default="lab.test", help="local mail domain (default lab.test)")
+    p.add_argument("--user", type=_user, action="append", metavar="NAME:PASSWORD", default=[])
+    p.add_argument("--alias", type=_alias, action="append", metavar="NAME:M1,M2", default=[])
+    p.add_argument("--maildir", type=Path, help="store folder (default: a temporary one)")
+    p.add_argument("--json", action="store_true", help="print one JSON line once listening")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> LabConfig:
+    """A LabConfig from parsed arguments; raises ValueError for inconsistent settings."""
+    users = dict(args.user) if args.user else dict(DEFAULT_USERS)
+    aliases = dict(args.alias) if args.alias or args.user else dict(DEFAULT_ALIASES)
+    return LabConfig(
+        host=args.host,
+        allow_non_loopback=args.allow_non_loopback,
+        domain=args.domain.lower(),
+        hostname=f"mail.{args.domain.lower()}",
+        users=users,
+        aliases=aliases,
+        maildir=args.maildir,
+        **{f"{name}_port": getattr(args, f"{name}_port") for name in _PORTS},
+    )
+
+
+def describe(endpoints: Endpoints, config: LabConfig) -> str:
+    """The human-readable start-up summary."""
+    ep = endpoints.as_dict()
+    lines = [f"mailmagic lab server for {config.domain} on {endpoints.host}:"]
+    lines += [f"  {name:<11} port {ep[f'{name}_port']}" for name in _PORTS]
+    lines += [f"  users       {', '.join(config.users)}", f"  CA file     {endpoints.ca_file}"]
+    lines += [f"  maildir     {endpoints.maildir}", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server until Ctrl-C or SIGTERM; 0 on a clean stop, 2 on bad settings."""
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        config = config_from(args)
+    except ValueError as error:
+        p.error(str(error))
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = LabServer(config)
+    try:
+        endpoints = server.start()
+    except OSError as error:
+        print(f"mailmagic lab: {error}", file=sys.stderr)
+        return 1
+    try:
+        text = json.dumps(endpoints.as_dict()) if args.json else describe(endpoints, config)
+        print(text, flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

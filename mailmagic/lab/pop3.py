@@ -1,0 +1,662 @@
+# What this module does: the lab's POP3 server, one asyncio task per connection on the streams of
+# `asyncio.start_server`, serving the maildrops of the shared MailStore.
+#
+# It speaks RFC 1939 (POP3) with the RFC 2449 extension mechanism (CAPA, response codes, PIPELINING,
+# the 255-octet command line), RFC 2595 STLS, RFC 5034 AUTH with SASL PLAIN (RFC 4616) and the
+# RFC 3206 response codes [AUTH] and [SYS/TEMP]. A session walks AUTHORIZATION -> TRANSACTION ->
+# UPDATE; which verbs each state accepts, and which state a successful one leads to, sit in one
+# table, TRANSITIONS. DELE only marks a message: removal happens when QUIT in TRANSACTION enters
+# UPDATE (RFC 1939 section 6). Any other end of a session (EOF, reset, idle timeout, a fault's drop)
+# removes nothing, and the maildrop lock is always released.
+#
+# Lines are read with StreamReader.readuntil under whatever `limit=` the listener was started with
+# (the default 64 KiB is fine): on LimitOverrunError the bytes seen so far are thrown away and
+# reading goes on to the end of the line, so a 10 MB line without CRLF costs about twice the limit
+# in memory and gets -ERR, not a closed connection. Multi-line replies are dot-stuffed and streamed
+# from `crlf_lines` in chunks of DRAIN_EVERY octets with a drain after each, so a 50 MB RETR holds
+# one chunk at a time. Handlers return Reply values; only the session loop writes to the socket.
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import itertools
+import logging
+import os
+import re
+import ssl
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from mailmagic.lab.config import LabConfig, local_part
+from mailmagic.lab.faults import Faults
+from mailmagic.lab.store import MailboxInUse, MailStore, StoredMessage, crlf_lines
+
+log = logging.getLogger(__name__)
+
+MAX_COMMAND_LINE = 255
+"""Octets in one command line, CRLF included (RFC 2449 section 4)."""
+MAX_SASL_LINE = 4096
+"""Octets in one AUTH continuation line: RFC 5034 section 4 sends long responses that way."""
+DRAIN_EVERY = 64 * 1024
+"""Octets of a multi-line reply written between two drains."""
+CLOSE_TIMEOUT = 5.0
+"""Seconds to wait for a closing connection (a TLS shutdown) before giving up on it."""
+IMPLEMENTATION = "mailmagic-lab"
+SASL_MECHANISMS = ("PLAIN",)
+BAD_CREDENTIALS = "[AUTH] invalid user name or password"
+TOO_LONG = (
+    f"command line too long: the limit is {MAX_COMMAND_LINE} octets including CRLF "
+    "(RFC 2449 section 4); the line was discarded"
+)
+_NO_SECRET = "\0no such user\0"  # checked for unknown users, so they answer like wrong passwords
+_NUMBER = re.compile(r"[0-9]+")
+
+
+class State(Enum):
+    """The session states of RFC 1939 section 3."""
+
+    AUTHORIZATION = "AUTHORIZATION"
+    TRANSACTION = "TRANSACTION"
+    UPDATE = "UPDATE"
+
+
+_MAILDROP_VERBS = ("STAT", "LIST", "RETR", "TOP", "DELE", "NOOP", "RSET", "UIDL", "CAPA")
+
+TRANSITIONS: Mapping[State, Mapping[str, State]] = {
+    State.AUTHORIZATION: {
+        "USER": State.AUTHORIZATION,
+        "PASS": State.TRANSACTION,
+        "APOP": State.TRANSACTION,
+        "AUTH": State.TRANSACTION,
+        "STLS": State.AUTHORIZATION,
+        "CAPA": State.AUTHORIZATION,
+        "QUIT": State.AUTHORIZATION,  # closes without entering UPDATE (RFC 1939 section 4)
+    },
+    State.TRANSACTION: {**dict.fromkeys(_MAILDROP_VERBS, State.TRANSACTION), "QUIT": State.UPDATE},
+    State.UPDATE: {},
+}
+"""State -> verb valid in it -> state after a +OK (RFC 1939 sections 4-6, RFC 2449, RFC 2595)."""
+
+VALID_VERBS: Mapping[State, frozenset[str]] = {s: frozenset(v) for s, v in TRANSITIONS.items()}
+
+STATE_HINTS: Mapping[State, str] = {
+    State.AUTHORIZATION: "log in with USER and PASS first",
+    State.TRANSACTION: "you are logged in already (QUIT ends the session)",
+    State.UPDATE: "the session is ending",
+}
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """How many arguments a verb takes; ``rest_of_line`` makes the whole rest one argument."""
+
+    usage: str
+    min_args: int = 0
+    max_args: int = 0
+    rest_of_line: bool = False
+
+
+COMMAND_SYNTAX: Mapping[str, Syntax] = {
+    "USER": Syntax("USER name", 1, 1),
+    "PASS": Syntax("PASS password", 1, 1, rest_of_line=True),  # spaces allowed: RFC 1939 sect. 7
+    "APOP": Syntax("APOP name digest", 2, 2),
+    "AUTH": Syntax("AUTH [mechanism [initial-response]]", 0, 2),
+    "STLS": Syntax("STLS"),
+    "CAPA": Syntax("CAPA"),
+    "QUIT": Syntax("QUIT"),
+    "STAT": Syntax("STAT"),
+    "LIST": Syntax("LIST [msg]", 0, 1),
+    "RETR": Syntax("RETR msg", 1, 1),
+    "TOP": Syntax("TOP msg n", 2, 2),
+    "DELE": Syntax("DELE msg", 1, 1),
+    "NOOP": Syntax("NOOP"),
+    "RSET": Syntax("RSET"),
+    "UIDL": Syntax("UIDL [msg]", 0, 1),
+}
+
+
+@dataclass(frozen=True)
+class Pop3Context:
+    """What every POP3 connection of one listener shares."""
+
+    config: LabConfig
+    store: MailStore
+    faults: Faults
+    tls_context: ssl.SSLContext | None  # server side; offered for STLS unless implicit_tls
+    implicit_tls: bool = False  # True on the POP3S listener: no STLS there
+
+
+@dataclass(frozen=True)
+class Command:
+    """One parsed command line: the upper-cased verb and its arguments."""
+
+    verb: str
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One server reply: status line (no CRLF), optional multi-line body, and what follows it.
+
+    ``body`` holds CRLF-ended lines, dot-stuffed on the way out. ``moves`` False keeps the state
+    where the table would move it on +OK (bare AUTH only lists mechanisms).
+    """
+
+    line: str
+    body: Iterable[bytes] | None = None
+    close: bool = False
+    start_tls: bool = False
+    moves: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.line.startswith("+OK")
+
+
+class CommandError(Exception):
+    """A command that gets ``-ERR``; the message is the reply text after ``-ERR``."""
+
+
+class _Disconnected(Exception):
+    """The client closed its side of the connection."""
+
+
+_SESSION_ENDS = (_Disconnected, ConnectionError, ssl.SSLError, asyncio.TimeoutError)
+
+Handler = Callable[[tuple[str, ...]], Awaitable[Reply]]
+
+
+def ok(text: str = "", body: Iterable[bytes] | None = None) -> Reply:
+    return Reply(f"+OK {text}".rstrip(), body=body)
+
+
+def err(text: str) -> Reply:
+    return Reply(f"-ERR {text}")
+
+
+def apop_timestamp(hostname: str) -> str:
+    """A fresh APOP timestamp for the greeting, ``<pid.clock@hostname>`` (RFC 1939 section 7)."""
+    return f"<{os.getpid()}.{time.time_ns()}@{hostname}>"
+
+
+def apop_digest(timestamp: str, secret: str) -> str:
+    """The APOP digest: MD5 of timestamp and shared secret, in lower-case hex (RFC 1939 sect. 7)."""
+    return hashlib.md5((timestamp + secret).encode("utf-8")).hexdigest()
+
+
+def parse_command(line: bytes) -> Command:
+    """Split one command line (its CRLF included) into verb and arguments, or raise CommandError.
+
+    Keywords are case-insensitive and arguments are separated by spaces (RFC 1939 section 3).
+    """
+    if len(line) > MAX_COMMAND_LINE:
+        raise CommandError(TOO_LONG)
+    verb, _, rest = _line_text(line).partition(" ")
+    if not verb:
+        raise CommandError("command line starts with a space; start it with a keyword such as CAPA")
+    verb = verb.upper()
+    syntax = COMMAND_SYNTAX.get(verb)
+    if syntax is not None and syntax.rest_of_line:
+        return Command(verb, (rest,) if rest else ())
+    return Command(verb, tuple(rest.split()))
+
+
+def _line_text(line: bytes) -> str:
+    body = line.removesuffix(b"\n").removesuffix(b"\r")
+    if not body.strip(b" "):
+        raise CommandError("empty command line; send a command such as CAPA or QUIT")
+    if not body.isascii():
+        raise CommandError("command line contains non-ASCII bytes; POP3 commands are ASCII text")
+    control = next((byte for byte in body if byte < 0x20 or byte == 0x7F), None)
+    if control is not None:
+        raise CommandError(
+            f"command line contains the control character 0x{control:02X}; "
+            "separate arguments with single spaces"
+        )
+    return body.decode("ascii")
+
+
+def check_arity(command: Command, syntax: Syntax) -> None:
+    """Raise CommandError unless ``command`` has as many arguments as ``syntax`` allows."""
+    count = len(command.args)
+    if syntax.min_args <= count <= syntax.max_args:
+        return
+    if syntax.max_args == 0:
+        wanted = "no arguments"
+    elif syntax.min_args == syntax.max_args:
+        wanted = f"{syntax.min_args} argument{'s' if syntax.min_args > 1 else ''}"
+    else:
+        wanted = f"{syntax.min_args} to {syntax.max_args} arguments"
+    raise CommandError(f"{command.verb} takes {wanted}, got {count}; usage: {syntax.usage}")
+
+
+def parse_number(text: str, what: str, usage: str) -> int:
+    """``text`` as a decimal number, or CommandError naming ``what`` was expected."""
+    if not _NUMBER.fullmatch(text):
+        raise CommandError(f'"{text}" is not {what}; usage: {usage}')
+    return int(text)
+
+
+def decode_plain(response: str) -> tuple[str, str]:
+    """User name and password of a SASL PLAIN response (RFC 4616 section 2; "=" is empty)."""
+    try:
+        raw = b"" if response == "=" else base64.b64decode(response, validate=True)
+        authzid, authcid, password = raw.decode("utf-8").split("\0")
+    except ValueError:  # binascii.Error, UnicodeDecodeError and a wrong count of NULs
+        raise CommandError(
+            "malformed AUTH PLAIN response: send base64 of authzid NUL user NUL password "
+            "(RFC 4616 section 2)"
+        ) from None
+    if authzid not in ("", authcid):
+        raise CommandError(f"[AUTH] {authcid} may not act as {authzid}; leave authzid empty")
+    return authcid, password
+
+
+def same_secret(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+def dot_stuffed(lines: Iterable[bytes], chunk_size: int = DRAIN_EVERY) -> Iterator[bytearray]:
+    """CRLF-ended ``lines`` byte-stuffed and ended with ".CRLF" (RFC 1939 section 3), in chunks."""
+    chunk = bytearray()
+    for line in lines:
+        if line.startswith(b"."):
+            chunk += b"."
+        chunk += line
+        if len(chunk) >= chunk_size:
+            yield chunk
+            chunk = bytearray()  # a new buffer: the transport may still hold the old one
+    chunk += b".\r\n"
+    yield chunk
+
+
+def top_lines(lines: Iterable[bytes], body_lines: int) -> Iterator[bytes]:
+    """The header, the blank line after it, and ``body_lines`` lines of body (RFC 1939 TOP)."""
+    remaining = iter(lines)
+    for line in remaining:
+        yield line
+        if line == b"\r\n":
+            break
+    yield from itertools.islice(remaining, body_lines)
+
+
+async def start_tls(writer: asyncio.StreamWriter, context: ssl.SSLContext) -> None:
+    """Upgrade a server-side stream to TLS in place (``StreamWriter.start_tls`` from 3.11 on)."""
+    if sys.version_info >= (3, 11):
+        await writer.start_tls(context)
+        return
+    # Python 3.10: what 3.11's StreamWriter.start_tls does (CPython Lib/asyncio/streams.py), which
+    # has to set private attributes of the writer and of its StreamReaderProtocol.
+    protocol = writer.transport.get_protocol()
+    await writer.drain()
+    loop = asyncio.get_running_loop()
+    transport = await loop.start_tls(writer.transport, protocol, context, server_side=True)
+    if transport is None:
+        raise ConnectionResetError("the connection closed during the TLS handshake")
+    setattr(writer, "_transport", transport)  # noqa: B010
+    setattr(protocol, "_transport", transport)  # noqa: B010
+    setattr(protocol, "_over_ssl", True)  # noqa: B010
+
+
+def discard_buffered_input(reader: asyncio.StreamReader) -> int:
+    """Forget plaintext the client sent after STLS, before TLS starts (RFC 2595 section 4).
+
+    StreamReader has no public way to drop its buffer, so this clears the private one.
+    """
+    buffered = getattr(reader, "_buffer", None)
+    if not isinstance(buffered, bytearray):
+        return 0
+    size = len(buffered)
+    buffered.clear()
+    return size
+
+
+class Pop3Session:
+    """One POP3 connection, from the greeting to the close."""
+
+    def __init__(
+        self, ctx: Pop3Context, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.ctx = ctx
+        self.reader = reader
+        self.writer = writer
+        self.state = State.AUTHORIZATION
+        self.timestamp = apop_timestamp(ctx.config.hostname)
+        self.tls_active = ctx.implicit_tls
+        self.user: str | None = None  # given by USER, waiting for PASS
+        self.mailbox: str | None = None  # the locked maildrop, once logged in
+        self.messages: list[StoredMessage] = []
+        self.deleted: set[int] = set()
+        self.handlers: Mapping[str, Handler] = {
+            "USER": self._user,
+            "PASS": self._pass,
+            "APOP": self._apop,
+            "AUTH": self._auth,
+            "STLS": self._stls,
+            "CAPA": self._capa,
+            "QUIT": self._quit,
+            "STAT": self._stat,
+            "LIST": self._list,
+            "RETR": self._retr,
+            "TOP": self._top,
+            "DELE": self._dele,
+            "NOOP": self._noop,
+            "RSET": self._rset,
+            "UIDL": self._uidl,
+        }
+
+    # --- the connection ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Greet, answer commands until QUIT or the end of the connection, then clean up."""
+        peer = self.writer.get_extra_info("peername")
+        try:
+            hostname = self.ctx.config.hostname
+            await self._send(ok(f"{hostname} POP3 server ready {self.timestamp}"))
+            await self._serve()
+        except asyncio.TimeoutError:
+            log.info("POP3 %s idle too long: autologout (RFC 1939 section 3)", peer)
+        except _SESSION_ENDS as exc:
+            log.info("POP3 %s went away in the %s state: %r", peer, self.state.value, exc)
+        except Exception:
+            log.exception("POP3 session with %s failed; closing it", peer)
+        finally:
+            self._unlock()
+            await self._close()
+
+    async def _serve(self) -> None:
+        while True:
+            reply = await self._respond(await self._read_line(MAX_COMMAND_LINE))
+            await self._send(reply)
+            if reply.start_tls:
+                await self._start_tls()
+            if reply.close:
+                return
+
+    async def _read_line(self, limit: int) -> bytes | None:
+        """The next line within the idle timeout; None when it was over ``limit`` octets."""
+        return await asyncio.wait_for(self._next_line(limit), self.ctx.config.pop3_idle_timeout)
+
+    async def _next_line(self, limit: int) -> bytes | None:
+        overrun = False
+        while True:
+            try:
+                line = await self.reader.readuntil(b"\n")
+            except asyncio.LimitOverrunError as exc:
+                await self.reader.readexactly(exc.consumed)  # discard, keep looking for the end
+                overrun = True
+                continue
+            except asyncio.IncompleteReadError:
+                raise _Disconnected("end of stream") from None
+            return None if overrun or len(line) > limit else line
+
+    async def _send(self, reply: Reply) -> None:
+        self.writer.write(reply.line.encode("utf-8") + b"\r\n")
+        for chunk in dot_stuffed(reply.body) if reply.body is not None else ():
+            self.writer.write(chunk)
+            await self._drain()
+        await self._drain()
+
+    async def _drain(self) -> None:
+        await asyncio.wait_for(self.writer.drain(), self.ctx.config.pop3_idle_timeout)
+
+    async def _start_tls(self) -> None:
+        assert self.ctx.tls_context is not None  # _stls offers STLS only with a context
+        dropped = discard_buffered_input(self.reader)
+        if dropped:
+            log.warning("POP3 dropped %d octets sent after STLS before TLS (RFC 2595)", dropped)
+        await start_tls(self.writer, self.ctx.tls_context)
+        self.tls_active = True
+        self.user = None
+
+    async def _close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError, asyncio.TimeoutError):  # the peer is gone already
+            await asyncio.wait_for(self.writer.wait_closed(), CLOSE_TIMEOUT)
+
+    def _unlock(self) -> None:
+        if self.mailbox is not None:
+            self.ctx.store.release(self.mailbox)
+            self.mailbox = None
+
+    # --- one command ---------------------------------------------------------------------------
+
+    async def _respond(self, line: bytes | None) -> Reply:
+        """The reply to one command line, with the fault rules applied (see faults.py)."""
+        if line is None:
+            return err(TOO_LONG)
+        try:
+            command = parse_command(line)
+        except CommandError as exc:
+            return err(str(exc))
+        action = self.ctx.faults.take("pop3", command.verb)
+        if action.delay_ms:
+            await asyncio.sleep(action.delay_ms / 1000)
+        if action.reply is not None:
+            reply = Reply(action.reply)
+        else:
+            reply = await self._dispatch(command)
+        return replace(reply, close=True) if action.drop else reply
+
+    async def _dispatch(self, command: Command) -> Reply:
+        try:
+            next_state = self._check(command)
+            reply = await self.handlers[command.verb](command.args)
+        except CommandError as exc:
+            return err(str(exc))
+        except _SESSION_ENDS:
+            raise
+        except Exception:
+            log.exception("POP3 %s failed in the %s state", command.verb, self.state.value)
+            return err("[SYS/TEMP] internal error")
+        if reply.ok and reply.moves:
+            self.state = next_state
+        return self._update() if self.state is State.UPDATE else reply
+
+    def _check(self, command: Command) -> State:
+        """The state a +OK to ``command`` leads to; CommandError if it is unknown or misplaced."""
+        syntax = COMMAND_SYNTAX.get(command.verb)
+        if syntax is None:
+            raise CommandError(f'unknown command "{command.verb}" (CAPA lists the extensions)')
+        next_state = TRANSITIONS[self.state].get(command.verb)
+        if next_state is None:
+            raise CommandError(
+                f"{command.verb} is not valid in the {self.state.value} state; "
+                f"{STATE_HINTS[self.state]}"
+            )
+        check_arity(command, syntax)
+        return next_state
+
+    def _update(self) -> Reply:
+        """The UPDATE state (RFC 1939 section 6): remove the marked messages, unlock, sign off."""
+        doomed = [message for number, message in self._numbered() if number in self.deleted]
+        try:
+            self.ctx.store.remove(doomed)
+        except OSError as exc:
+            log.warning("POP3 UPDATE of %s failed: %s", self.mailbox, exc)
+            return Reply(f"-ERR [SYS/TEMP] some deleted messages not removed: {exc}", close=True)
+        finally:
+            self._unlock()
+        farewell = f"{IMPLEMENTATION} POP3 server signing off ({len(doomed)} messages deleted)"
+        return Reply(f"+OK {farewell}", close=True)
+
+    # --- AUTHORIZATION (RFC 1939 section 4, RFC 2595, RFC 5034) ----------------------------------
+
+    async def _user(self, args: tuple[str, ...]) -> Reply:
+        self.user = args[0]
+        return ok(f"send PASS for {args[0]}")  # the same for unknown users: no enumeration
+
+    async def _pass(self, args: tuple[str, ...]) -> Reply:
+        name, self.user = self.user, None
+        if name is None:
+            raise CommandError("PASS must follow USER; send USER name first")
+        return self._login(name, lambda secret: same_secret(secret, args[0]))
+
+    async def _apop(self, args: tuple[str, ...]) -> Reply:
+        name, digest = args
+        self.user = None
+        return self._login(
+            name, lambda secret: same_secret(apop_digest(self.timestamp, secret), digest.lower())
+        )
+
+    async def _auth(self, args: tuple[str, ...]) -> Reply:
+        self.user = None
+        if not args:
+            body = [f"{mechanism}\r\n".encode() for mechanism in SASL_MECHANISMS]
+            return Reply("+OK SASL mechanisms follow", body=body, moves=False)
+        if args[0].upper() not in SASL_MECHANISMS:
+            offered = " ".join(SASL_MECHANISMS)
+            raise CommandError(
+                f'unsupported SASL mechanism "{args[0]}"; this server offers {offered}'
+            )
+        response = args[1] if len(args) == 2 else await self._sasl_response()
+        name, password = decode_plain(response)
+        return self._login(name, lambda secret: same_secret(secret, password))
+
+    async def _sasl_response(self) -> str:
+        """Ask for the response with an empty challenge (RFC 5034 section 4); "*" cancels."""
+        self.writer.write(b"+ \r\n")
+        await self._drain()
+        line = await self._read_line(MAX_SASL_LINE)
+        if line is None:
+            raise CommandError(f"AUTH response too long: the limit is {MAX_SASL_LINE} octets")
+        text = line.rstrip(b"\r\n").decode("ascii", "replace")
+        if text == "*":
+            raise CommandError("AUTH cancelled by the client")
+        return text
+
+    def _login(self, name: str, check: Callable[[str], bool]) -> Reply:
+        """Open ``name``'s maildrop if ``check`` accepts its secret (RFC 3206 [AUTH] if not)."""
+        user = local_part(name, self.ctx.config.local_domains)
+        secret = self.ctx.config.users.get(user) if user is not None else None
+        accepted = check(secret if secret is not None else _NO_SECRET)
+        if not accepted or user is None or secret is None:
+            return err(BAD_CREDENTIALS)
+        return self._open_maildrop(user)
+
+    def _open_maildrop(self, user: str) -> Reply:
+        try:
+            self.messages = self.ctx.store.acquire(user)
+        except MailboxInUse:
+            return err(
+                f"[IN-USE] {user}'s maildrop is locked by another POP3 session; "
+                "QUIT that session or wait for it to end"
+            )
+        except OSError as exc:
+            log.warning("POP3 cannot open the maildrop of %s: %s", user, exc)
+            return err(f"[SYS/TEMP] cannot open {user}'s maildrop ({exc}); try again later")
+        self.mailbox = user
+        self.deleted.clear()
+        return ok(f"{user}'s maildrop has {self._summary()}")
+
+    async def _stls(self, args: tuple[str, ...]) -> Reply:
+        if self.ctx.implicit_tls:
+            raise CommandError("STLS is not available: this connection is TLS already (POP3S)")
+        if self.tls_active:
+            raise CommandError("STLS is not available: TLS is active already")
+        if self.ctx.tls_context is None:
+            raise CommandError("STLS is not available: this lab server has no TLS certificate")
+        return Reply("+OK Begin TLS negotiation", start_tls=True)
+
+    async def _capa(self, args: tuple[str, ...]) -> Reply:
+        """The capabilities (RFC 2449 section 5); STLS only while it can still be used."""
+        names = ["TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+        names.append("SASL " + " ".join(SASL_MECHANISMS))
+        if self.state is State.AUTHORIZATION and self.ctx.tls_context and not self.tls_active:
+            names.append("STLS")
+        names.append(f"IMPLEMENTATION {IMPLEMENTATION}")
+        return ok("Capability list follows", body=[f"{name}\r\n".encode() for name in names])
+
+    async def _quit(self, args: tuple[str, ...]) -> Reply:
+        return Reply(f"+OK {IMPLEMENTATION} POP3 server signing off", close=True)
+
+    # --- TRANSACTION (RFC 1939 section 5, RFC 2449 UIDL and TOP) ---------------------------------
+
+    def _numbered(self) -> Iterator[tuple[int, StoredMessage]]:
+        return enumerate(self.messages, start=1)
+
+    def _live(self) -> list[tuple[int, StoredMessage]]:
+        return [
+            (number, message) for number, message in self._numbered() if number not in self.deleted
+        ]
+
+    def _summary(self) -> str:
+        live = self._live()
+        return f"{len(live)} messages ({sum(message.size for _, message in live)} octets)"
+
+    def _message(self, arg: str, usage: str) -> tuple[int, StoredMessage]:
+        """The message numbered ``arg``; CommandError if there is none or it is marked deleted."""
+        number = parse_number(arg, "a message number", usage)
+        if not 1 <= number <= len(self.messages):
+            raise CommandError(f"no such message, only {len(self.messages)} messages in maildrop")
+        if number in self.deleted:
+            raise CommandError(f"message {number} already deleted")
+        return number, self.messages[number - 1]
+
+    def _body(self, number: int, message: StoredMessage) -> Iterator[bytes]:
+        """The message's CRLF lines, the first one read now so a store error still gets -ERR."""
+        lines = crlf_lines(message)
+        try:
+            first = next(lines, None)
+        except OSError as exc:
+            log.warning("POP3 cannot read message %d (%s): %s", number, message.path, exc)
+            raise CommandError(f"[SYS/TEMP] cannot read message {number} ({exc})") from None
+        return itertools.chain(() if first is None else (first,), lines)
+
+    def _listing(
+        self, args: tuple[str, ...], usage: str, field: Callable[[StoredMessage], object]
+    ) -> Reply:
+        if args:
+            number, message = self._message(args[0], usage)
+            return ok(f"{number} {field(message)}")
+        lines = [f"{number} {field(message)}\r\n".encode() for number, message in self._live()]
+        return ok(self._summary(), body=lines)
+
+    async def _stat(self, args: tuple[str, ...]) -> Reply:
+        live = self._live()
+        return ok(f"{len(live)} {sum(message.size for _, message in live)}")
+
+    async def _list(self, args: tuple[str, ...]) -> Reply:
+        return self._listing(args, COMMAND_SYNTAX["LIST"].usage, lambda message: message.size)
+
+    async def _uidl(self, args: tuple[str, ...]) -> Reply:
+        return self._listing(args, COMMAND_SYNTAX["UIDL"].usage, lambda message: message.uid)
+
+    async def _retr(self, args: tuple[str, ...]) -> Reply:
+        number, message = self._message(args[0], COMMAND_SYNTAX["RETR"].usage)
+        return ok(f"{message.size} octets", body=self._body(number, message))
+
+    async def _top(self, args: tuple[str, ...]) -> Reply:
+        usage = COMMAND_SYNTAX["TOP"].usage
+        number, message = self._message(args[0], usage)
+        count = parse_number(args[1], "a count of body lines (0 or more)", usage)
+        return ok("top of message follows", body=top_lines(self._body(number, message), count))
+
+    async def _dele(self, args: tuple[str, ...]) -> Reply:
+        number, _ = self._message(args[0], COMMAND_SYNTAX["DELE"].usage)
+        self.deleted.add(number)
+        return ok(f"message {number} deleted")
+
+    async def _noop(self, args: tuple[str, ...]) -> Reply:
+        return ok()
+
+    async def _rset(self, args: tuple[str, ...]) -> Reply:
+        self.deleted.clear()
+        return ok(f"maildrop has {self._summary()}")
+
+
+async def serve_pop3(
+    ctx: Pop3Context, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Serve one POP3 connection: the ``client_connected_cb`` of ``asyncio.start_server``.
+
+    Use it as ``asyncio.start_server(functools.partial(serve_pop3, ctx), host, port, ssl=...)``;
+    any ``limit=`` works (see the module comment).
+    """
+    await Pop3Session(ctx, reader, writer).run()

@@ -1,0 +1,343 @@
+# What this module does: the lab SMTP server, aiosmtpd with a handler of ours (`LabHandler`, the
+# `handle_VERB` hooks) and a thin `SMTP` subclass (`LabSMTP`) for what aiosmtpd has no hook for:
+# EXPN, TURN, HELP with 214, fault injection, and RFC 3463 enhanced status codes on aiosmtpd's own
+# stock replies, which a well-run server (Postfix, Exchange) always sends once it has advertised
+# ENHANCEDSTATUSCODES (RFC 2034 section 3; greetings, HELO/EHLO and 354/334 carry none).
+#
+# Mail for local users and aliases is delivered to the Maildir store before the 250 reply; mail for
+# other domains is refused as relaying (550 5.7.1) unless the client authenticated, in which case it
+# is kept in the store's outbox: nothing ever leaves the lab.
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from mailmagic.lab.config import LabConfig, local_part
+from mailmagic.lab.faults import Faults
+from mailmagic.lab.store import OUTBOX, MailStore
+
+IDENT = "ESMTP mailmagic lab server ready"
+NULL_SENDER = "<>"
+
+# aiosmtpd logs every unknown command as a warning on "mail.log"; without a handler Python would
+# print those to stderr, i.e. into notebook cells. Applications can still configure the logger.
+logging.getLogger("mail.log").addHandler(logging.NullHandler())
+
+# RFC 3463 codes for aiosmtpd's stock replies, by basic code (RFC 5321 section 4.2.3).
+_ENHANCED_BY_CODE = {
+    "421": "4.3.0",
+    "451": "4.3.0",
+    "452": "4.5.3",
+    "454": "4.7.0",
+    "500": "5.5.2",
+    "501": "5.5.4",
+    "502": "5.5.1",
+    "503": "5.5.1",
+    "504": "5.5.4",
+    "530": "5.7.0",
+    "535": "5.7.8",
+    "538": "5.7.11",
+    "550": "5.0.0",
+    "552": "5.3.4",
+    "553": "5.1.3",
+    "554": "5.7.0",
+}
+# Stock aiosmtpd replies whose wording we replace outright.
+_REWORDED = {
+    "220 Ready to start TLS": "220 2.0.0 Ready to start TLS",
+    "500 Line too long (see RFC5321 4.5.3.1.6)": (
+        "500 5.5.2 Line too long: RFC 5321 section 4.5.3.1.6 allows 1000 octets with CRLF"
+    ),
+    "500 Command line too long": (
+        "500 5.5.2 Command line too long: RFC 5321 section 4.5.3.1.4 allows 512 octets"
+    ),
+}
+# An RFC 5321 section 4.1.2 Mailbox, loosely: a dot-string or quoted local part, "@", a domain or an
+# address literal. Non-ASCII is allowed for SMTPUTF8 (RFC 6531).
+_MAILBOX = re.compile(
+    r'^(?:"[^"\r\n]*"|[^\s"@<>()\[\],;:\\]+)@(?:[^\s"@<>()\[\],;:\\]+|\[[^\]\s]+\])$'
+)
+_HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}\b")
+
+HELP_TEXT = {
+    "HELO": "HELO <your-host-name>: say who you are (RFC 5321 section 4.1.1.1)",
+    "EHLO": "EHLO <your-host-name>: say who you are and list extensions (RFC 5321 4.1.1.1)",
+    "MAIL": "MAIL FROM:<sender> [SIZE=n] [BODY=8BITMIME] [SMTPUTF8]: start a transaction",
+    "RCPT": "RCPT TO:<recipient>: add one recipient; repeat for more (RFC 5321 4.1.1.3)",
+    "DATA": "DATA: then the message, headers, a blank line, the body, and a lone '.'",
+    "RSET": "RSET: abandon the current transaction (RFC 5321 section 4.1.1.5)",
+    "VRFY": "VRFY <user>: ask whether a mailbox exists (RFC 5321 section 4.1.1.6)",
+    "EXPN": "EXPN <list>: list the members of a mailing list (RFC 5321 section 4.1.1.7)",
+    "HELP": "HELP [command]: this help (RFC 5321 section 4.1.1.8)",
+    "NOOP": "NOOP: do nothing, get 250 (RFC 5321 section 4.1.1.9)",
+    "QUIT": "QUIT: end the session (RFC 5321 section 4.1.1.10)",
+    "TURN": "TURN: obsolete and not supported (RFC 5321 appendix F.1)",
+    "STARTTLS": "STARTTLS: switch to TLS, then EHLO again (RFC 3207)",
+    "AUTH": "AUTH PLAIN|LOGIN [initial-response]: log in (RFC 4954)",
+}
+
+
+def with_enhanced_code(reply: str) -> str:
+    """Give a stock reply the RFC 3463 enhanced status code a real server would send."""
+    if reply in _REWORDED:
+        return _REWORDED[reply]
+    enhanced = _ENHANCED_BY_CODE.get(reply[:3])
+    if enhanced is None or _HAS_ENHANCED.match(reply) or reply[3:4] not in (" ", "-"):
+        return reply
+    return f"{reply[:4]}{enhanced} {reply[4:]}"
+
+
+def _peer_ip(session: Session) -> str:
+    peer: Any = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer)
+
+
+class LabHandler:
+    """aiosmtpd hooks: replies with enhanced codes, recipient checks and Maildir delivery."""
+
+    def __init__(self, config: LabConfig, store: MailStore) -> None:
+        self.config = config
+        self.store = store
+
+    async def handle_HELO(
+        self, server: LabSMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        session.host_name = hostname
+        return f"250 {self.config.hostname} Hello {hostname} [{_peer_ip(session)}]"
+
+    async def handle_EHLO(
+        self,
+        server: LabSMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        first = f"250-{self.config.hostname} Hello {hostname} [{_peer_ip(session)}]"
+        extensions = ["250-PIPELINING", *responses[1:-1], "250-ENHANCEDSTATUSCODES"]
+        return [first, *extensions, "250 HELP"]
+
+    async def handle_MAIL(
+        self,
+        server: LabSMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if server.submission and not session.authenticated:
+            # RFC 6409 section 4.3; checked here, not with aiosmtpd's auth_required, which warns
+            # on every connection when plain-text AUTH is allowed (as it is on loopback).
+            return "530 5.7.0 Authentication required"
+        # aiosmtpd gives the null reverse-path (RFC 5321 section 4.5.5, bounces) as "<>".
+        if address != NULL_SENDER and not _MAILBOX.match(address):
+            return f"501 5.1.7 Bad sender address syntax: <{address}>"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return f"250 2.1.0 <{address.strip('<>')}>... Sender OK"
+
+    async def handle_RCPT(
+        self,
+        server: LabSMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.config.max_recipients:
+            limit = self.config.max_recipients
+            return f"452 4.5.3 Too many recipients: at most {limit} per message"
+        if not _MAILBOX.match(address) and address.lower() != "postmaster":
+            return f"501 5.1.3 Bad recipient address syntax: <{address}>"
+        refusal = self.refusal(address, bool(session.authenticated))
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return f"250 2.1.5 <{address}>... Recipient OK"
+
+    def refusal(self, address: str, authenticated: bool) -> str | None:
+        """The 550 reply for a recipient this server will not take, or None."""
+        name = local_part(address, self.config.local_domains)
+        if name is None:
+            if authenticated:
+                return None
+            return f"550 5.7.1 <{address}>: Relay access denied; log in (AUTH) to send elsewhere"
+        if name in self.config.users or name in self.config.aliases or name == "postmaster":
+            return None
+        return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in local table"
+
+    def mailboxes(self, address: str) -> list[str]:
+        """The Maildirs a recipient's copy goes to (aliases expanded; postmaster: first user)."""
+        name = local_part(address, self.config.local_domains)
+        if name is None:
+            return [OUTBOX]
+        if name in self.config.aliases:
+            members = self.config.aliases[name]
+            return [str(local_part(m, self.config.local_domains)) for m in members]
+        if name == "postmaster" and name not in self.config.users:
+            return list(self.config.users)[:1] or [OUTBOX]
+        return [name]
+
+    async def handle_DATA(self, server: LabSMTP, session: Session, envelope: Envelope) -> str:
+        queue_id = secrets.token_hex(6).upper()
+        mailboxes = list(dict.fromkeys(m for r in envelope.rcpt_tos for m in self.mailboxes(r)))
+        content = envelope.original_content or b""
+        message = self.trace_headers(server, session, envelope, queue_id) + content
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, self.store.deliver, mailboxes, message
+            )
+        except OSError as error:
+            return f"451 4.3.0 Requested action aborted: local error in processing ({error})"
+        return f"250 2.6.0 <{queue_id}@{self.config.hostname}> Queued mail for delivery"
+
+    def trace_headers(
+        self, server: LabSMTP, session: Session, envelope: Envelope, queue_id: str
+    ) -> bytes:
+        """Return-Path and Received (RFC 5321 section 4.4; "with" values from RFC 3848)."""
+        tls = server.implicit_tls or session.ssl is not None
+        protocol = "ESMTP" if session.extended_smtp else "SMTP"
+        protocol += ("S" if tls else "") + ("A" if session.authenticated else "")
+        recipient = f"\r\n\tfor <{envelope.rcpt_tos[0]}>" if len(envelope.rcpt_tos) == 1 else ""
+        date = email.utils.format_datetime(email.utils.localtime())
+        lines = (
+            f"Return-Path: <{str(envelope.mail_from).strip('<>')}>\r\n"
+            f"Received: from {session.host_name} ([{_peer_ip(session)}])\r\n"
+            f"\tby {self.config.hostname} (mailmagic lab) with {protocol} id {queue_id}"
+            f"{recipient}; {date}\r\n"
+        )
+        return lines.encode("utf-8", "surrogateescape")
+
+    async def handle_RSET(self, server: LabSMTP, session: Session, envelope: Envelope) -> str:
+        return "250 2.0.0 Reset state"
+
+    async def handle_NOOP(
+        self, server: LabSMTP, session: Session, envelope: Envelope, arg: str
+    ) -> str:
+        return "250 2.0.0 OK"
+
+    async def handle_QUIT(self, server: LabSMTP, session: Session, envelope: Envelope) -> str:
+        return f"221 2.0.0 {self.config.hostname} Service closing transmission channel"
+
+    async def handle_VRFY(
+        self, server: LabSMTP, session: Session, envelope: Envelope, address: str
+    ) -> str:
+        if not self.config.vrfy_discloses:
+            return "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery"
+        name = local_part(address, self.config.local_domains)
+        if name in self.config.users:
+            return f"250 2.1.5 <{self.config.address(name)}>"
+        if name in self.config.aliases:
+            return f"250 2.1.5 <{self.config.address(name)}> (a list: EXPN shows its members)"
+        if name is None:
+            return (
+                f"551 5.1.6 <{address}> is not local; this server only knows {self.config.domain}"
+            )
+        return f"550 5.1.1 <{address}>: User unknown"
+
+    def expn(self, argument: str) -> list[str]:
+        """EXPN reply lines (RFC 5321 section 3.5.2): the members of a list, or 550."""
+        name = local_part(argument, self.config.local_domains) if argument else None
+        if not argument:
+            return ["501 5.5.4 Syntax: EXPN <list>"]
+        if name not in self.config.aliases:
+            return [f"550 5.1.1 <{argument}> is not a mailing list here"]
+        members = self.config.aliases[name]
+        addresses = [
+            f"<{self.config.address(str(local_part(m, self.config.local_domains)))}>"
+            for m in members
+        ]
+        return [f"250-2.1.5 {a}" for a in addresses[:-1]] + [f"250 2.1.5 {addresses[-1]}"]
+
+    def authenticate(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: Any,
+    ) -> AuthResult:
+        """aiosmtpd authenticator for PLAIN and LOGIN against the lab users."""
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8", "replace")
+        name = local_part(login, self.config.local_domains)
+        password = auth_data.password.decode("utf-8", "replace")
+        ok = name is not None and self.config.users.get(name) == password
+        return AuthResult(success=ok, handled=False, auth_data=name if ok else None)
+
+
+Method = Callable[[str | None], Awaitable[None]]
+
+
+class LabSMTP(SMTP):
+    """aiosmtpd's SMTP with the lab's extra commands, reply codes and fault injection."""
+
+    def __init__(
+        self,
+        handler: LabHandler,
+        *,
+        faults: Faults,
+        implicit_tls: bool = False,
+        submission: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self.submission = submission
+        self.lab_handler = handler
+        self.faults = faults
+        self.implicit_tls = implicit_tls
+        for verb, method in list(self._smtp_methods.items()):
+            self._smtp_methods[verb] = self._with_faults(verb, method)
+
+    def _with_faults(self, verb: str, method: Method) -> Method:
+        async def run(arg: str | None) -> None:
+            action = self.faults.take("smtp", verb)
+            if action.delay_ms:
+                await asyncio.sleep(action.delay_ms / 1000)
+            if action.reply is not None:
+                await self.push(action.reply)
+            else:
+                await method(arg)
+            if action.drop and self.transport is not None:
+                self.transport.close()
+
+        return run
+
+    def _timeout_cb(self) -> None:
+        # As Postfix does: say why before closing an idle connection (RFC 5321 section 4.5.3.2).
+        if self.transport is not None and not self.transport.is_closing():
+            self._writer.write(b"421 4.4.2 %s Error: timeout exceeded\r\n" % self.hostname.encode())
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
+
+    async def push(self, status: str | bytes) -> None:
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
+        await super().push(with_enhanced_code(text))
+
+    async def smtp_EXPN(self, arg: str | None) -> None:
+        for line in self.lab_handler.expn(arg or ""):
+            await self.push(line)
+
+    async def smtp_TURN(self, arg: str | None) -> None:
+        await self.push("502 5.5.1 TURN is obsolete and not supported (RFC 5321 appendix F.1)")
+
+    async def smtp_HELP(self, arg: str | None) -> None:
+        topic = (arg or "").strip().upper()
+        if topic in HELP_TEXT:
+            await self.push(f"214 2.0.0 {HELP_TEXT[topic]}")
+        elif topic:
+            await self.push(f'504 5.3.0 HELP topic "{topic}" unknown; try HELP alone')
+        else:
+            await self.push("214-2.0.0 This is the mailmagic lab server. Commands:")
+            await self.push("214-2.0.0 " + " ".join(HELP_TEXT))
+            await self.push("214-2.0.0 For more information, HELP <command>")
+            await self.push("214 2.0.0 End of HELP info")

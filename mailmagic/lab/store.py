@@ -1,0 +1,176 @@
+# What this module does: the lab server's one mail store, a Maildir per user under a root folder,
+# shared by SMTP delivery and POP3 retrieval.
+#
+# Delivery is atomic (Maildir spec, cr.yp.to/proto/maildir.html): each copy is written to tmp/,
+# flushed and fsync'ed, then renamed into new/, and new/ itself is fsync'ed before the caller may
+# send 250. A crash at any point leaves new/ with complete messages only. Files are stored with LF
+# line ends, as Maildir readers (Dovecot, mutt, stdlib `mailbox`) expect; POP3 serves them with CRLF
+# (RFC 1939 section 3). File names carry the Maildir++ `,S=` (on disk) and `,W=` (CRLF) sizes so a
+# listing never reads message bodies. A message's UID (RFC 1939 UIDL) is the part of its file name
+# before the first comma: stable across sessions and restarts.
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+OUTBOX = "_outbox"
+"""Maildir that keeps mail an authenticated client sent to other domains: nothing leaves the lab."""
+
+_SIZE_W = re.compile(r",W=(\d+)")
+_STALE_TMP_SECONDS = 36 * 3600  # the Maildir spec's rule for abandoned tmp/ files
+_counter = itertools.count(1)
+
+
+class MailboxInUse(Exception):
+    """A POP3 session already holds this mailbox (RFC 2449 response code IN-USE)."""
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One message of a maildrop: its UID, its file and its size in octets as POP3 sends it."""
+
+    uid: str
+    path: Path
+    size: int
+
+
+def _unique_name(hostname: str) -> str:
+    now = time.time()
+    seconds, micros = int(now), int((now % 1) * 1_000_000)
+    return f"{seconds}.M{micros:06d}P{os.getpid()}Q{next(_counter)}.{hostname}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def to_lf(data: bytes) -> bytes:
+    """CRLF line ends to LF, as Maildir files keep them."""
+    return data.replace(b"\r\n", b"\n")
+
+
+class MailStore:
+    """A Maildir per mailbox under ``root``; thread-safe; see the module comment for guarantees."""
+
+    def __init__(self, root: Path, mailboxes: Iterable[str]) -> None:
+        self.root = Path(root)
+        self._locked: set[str] = set()
+        self._lock = threading.Lock()
+        host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:20] or "lab"
+        self._hostname = host
+        for name in (*mailboxes, OUTBOX):
+            self._remove_stale_tmp(self._ensure(name) / "tmp")
+
+    def maildir(self, mailbox: str) -> Path:
+        """The folder of a mailbox (its tmp/, new/ and cur/ live under it)."""
+        return self.root / mailbox
+
+    def _ensure(self, mailbox: str) -> Path:
+        base = self.maildir(mailbox)
+        for sub in ("tmp", "new", "cur"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+        return base
+
+    @staticmethod
+    def _remove_stale_tmp(tmp: Path) -> None:
+        cutoff = time.time() - _STALE_TMP_SECONDS
+        for leftover in tmp.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+
+    def deliver(self, mailboxes: Sequence[str], message: bytes) -> list[str]:
+        """Store ``message`` (CRLF or LF line ends) in each mailbox; return the new UIDs.
+
+        Either every copy is in new/ when this returns, or an exception is raised and no copy
+        that was not renamed is left behind in tmp/.
+        """
+        data = to_lf(message)
+        crlf_size = len(data) + data.count(b"\n")
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for mailbox in mailboxes:
+                base = self._ensure(mailbox)
+                name = f"{_unique_name(self._hostname)},S={len(data)},W={crlf_size}"
+                tmp_path = base / "tmp" / name
+                _write_synced(tmp_path, data)
+                staged.append((tmp_path, base / "new" / name))
+        except BaseException:
+            for tmp_path, _ in staged:
+                tmp_path.unlink(missing_ok=True)
+            raise
+        for tmp_path, new_path in staged:
+            os.rename(tmp_path, new_path)
+            _fsync_dir(new_path.parent)
+        return [new_path.name.split(",", 1)[0] for _, new_path in staged]
+
+    def messages(self, mailbox: str) -> list[StoredMessage]:
+        """The messages of a mailbox (new/ and cur/), oldest first."""
+        base = self.maildir(mailbox)
+        found: list[StoredMessage] = []
+        for sub in ("new", "cur"):
+            folder = base / sub
+            if folder.is_dir():
+                found.extend(_stored(path) for path in folder.iterdir() if path.is_file())
+        return sorted(found, key=lambda m: m.path.name)
+
+    def acquire(self, mailbox: str) -> list[StoredMessage]:
+        """Lock a mailbox for one POP3 session and return its messages (RFC 1939 section 8)."""
+        with self._lock:
+            if mailbox in self._locked:
+                raise MailboxInUse(mailbox)
+            self._locked.add(mailbox)
+        try:
+            return self.messages(mailbox)
+        except BaseException:
+            self.release(mailbox)
+            raise
+
+    def release(self, mailbox: str) -> None:
+        """Unlock a mailbox taken with :meth:`acquire`."""
+        with self._lock:
+            self._locked.discard(mailbox)
+
+    @staticmethod
+    def remove(messages: Iterable[StoredMessage]) -> None:
+        """Delete messages for good (the POP3 UPDATE state); already gone is not an error."""
+        for message in messages:
+            message.path.unlink(missing_ok=True)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _stored(path: Path) -> StoredMessage:
+    name = path.name.split(":", 1)[0]
+    match = _SIZE_W.search(name)
+    size = int(match.group(1)) if match else _crlf_size(path)
+    return StoredMessage(uid=name.split(",", 1)[0], path=path, size=size)
+
+
+def _crlf_size(path: Path) -> int:
+    data = path.read_bytes()
+    return len(to_lf(data)) + to_lf(data).count(b"\n")
+
+
+def crlf_lines(message: StoredMessage) -> Iterator[bytes]:
+    """The message's lines, each ending in CRLF, read lazily so memory stays bounded."""
+    with open(message.path, "rb") as handle:
+        for line in handle:
+            yield line.rstrip(b"\r\n") + b"\r\n"

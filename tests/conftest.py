@@ -1,0 +1,34 @@
+# What this module does: fixtures shared by every test: a running lab server on free loopback
+# ports with its store in the test's own temporary folder, so tests stay parallel-safe.
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailmagic.lab import LabConfig, LabServer
+
+
+@pytest.fixture
+def lab_factory(tmp_path: Path) -> Iterator[Callable[..., LabServer]]:
+    """Start lab servers with LabConfig overrides; every one is stopped after the test."""
+    started: list[LabServer] = []
+
+    def start(**overrides: Any) -> LabServer:
+        overrides.setdefault("maildir", tmp_path / "maildir")
+        server = LabServer(LabConfig(**overrides))
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def lab(lab_factory: Callable[..., LabServer]) -> LabServer:
+    """A running lab server with the default users (alice, bob) and list (team)."""
+    return lab_factory()

@@ -1,0 +1,160 @@
+# What this module does: tests of the command line (`python -m mailmagic.lab`, mailmagic/lab/
+# __main__.py) as a script would use it, in a real subprocess: one JSON line once listening, clean
+# shutdown on SIGTERM and Ctrl-C, clear errors for bad options; and crash safety: the server killed
+# with SIGKILL in the middle of DATA and right after 250 loses no accepted message and leaves no
+# half-written one in new/.
+from __future__ import annotations
+
+import json
+import poplib
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailmagic.lab.__main__ import main
+
+
+class Cli:
+    """`python -m mailmagic.lab --json ...` running in the background."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mailmagic.lab", "--json", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line, self.proc.stderr.read().decode() if self.proc.stderr else ""
+        self.info: dict[str, Any] = json.loads(line)
+
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, bytes]:
+        self.proc.send_signal(signum)
+        out, _ = self.proc.communicate(timeout=20)
+        return self.proc.returncode, out
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    server = Cli("--maildir", str(tmp_path / "store"))
+    yield server
+    if server.proc.poll() is None:
+        server.stop(signal.SIGKILL)
+
+
+def test_json_line_gives_every_endpoint(cli: Cli, tmp_path: Path) -> None:
+    info = cli.info
+    assert info["host"] == "127.0.0.1"
+    assert info["maildir"] == str(tmp_path / "store")
+    assert Path(info["ca_file"]).read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    for name in ("smtp", "submission", "pop3"):
+        with socket.create_connection(("127.0.0.1", info[f"{name}_port"]), timeout=5) as sock:
+            assert sock.recv(3) in (b"220", b"+OK")
+    assert isinstance(info["smtps_port"], int) and isinstance(info["pop3s_port"], int)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signals_stop_it_cleanly_with_nothing_more_printed(cli: Cli, signum: int) -> None:
+    code, rest = cli.stop(signum)
+    assert (code, rest) == (0, b"")
+
+
+def test_users_aliases_domain_and_fixed_port(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Cli(
+        "--smtp-port",
+        str(port),
+        "--domain",
+        "school.test",
+        "--user",
+        "carol:secret",
+        "--user",
+        "dave:hunter2",
+        "--alias",
+        "class:carol,dave",
+        "--maildir",
+        str(tmp_path),
+    )
+    try:
+        assert server.info["smtp_port"] == port
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            assert (
+                smtp.sendmail("t@school.test", ["class@school.test"], b"Subject: hw\r\n\r\n") == {}
+            )
+            assert smtp.verify("alice")[0] == 550
+        client = poplib.POP3("127.0.0.1", server.info["pop3_port"])
+        client.user("dave")
+        client.pass_("hunter2")
+        assert client.stat()[0] == 1
+        client.quit()
+    finally:
+        assert server.stop()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--user", "nopassword"], "expected NAME:PASSWORD"),
+        (["--smtp-port", "99999"], "a port is a number from 0 to 65535"),
+        (["--alias", "x:zed"], "not a lab user"),
+        (["--host", "0.0.0.0"], "loopback only"),
+    ],
+)
+def test_bad_options_say_what_is_wrong(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def _smtp_until_data(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"HELO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<alice@lab.test>\r\nDATA\r\n")
+    received = b""
+    while received.count(b"\r\n") < 5:
+        received += sock.recv(4096)
+    assert received.split(b"\r\n")[4].startswith(b"354")
+    return sock
+
+
+def _send_whole(port: int, subject: str) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.sendmail("a@b.c", ["alice@lab.test"], f"Subject: {subject}\r\n\r\nall of it\r\n")
+
+
+def test_sigkill_mid_data_and_after_250_loses_nothing_accepted(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    server = Cli("--maildir", str(store))
+    port = server.info["smtp_port"]
+    for n in range(3):
+        _send_whole(port, f"accepted {n}")
+    half = _smtp_until_data(port)
+    half.sendall(b"Subject: never finished\r\n\r\nfirst half of the body\r\n")
+    server.stop(signal.SIGKILL)
+    half.close()
+    server = Cli("--maildir", str(store))
+    try:
+        _send_whole(server.info["smtp_port"], "accepted 3")
+        last = _smtp_until_data(server.info["smtp_port"])
+        last.sendall(b"Subject: accepted 4\r\n\r\nall of it\r\n.\r\n")
+        assert last.recv(4096).startswith(b"250 2.6.0")
+        server.stop(signal.SIGKILL)  # right after the 250 reply
+        last.close()
+    finally:
+        if server.proc.poll() is None:
+            server.stop(signal.SIGKILL)
+    new = sorted((store / "alice" / "new").iterdir())
+    subjects = sorted(p.read_bytes().split(b"Subject: ")[1].split(b"\n")[0] for p in new)
+    assert subjects == [f"accepted {n}".encode() for n in range(5)]
+    assert all(p.read_bytes().endswith(b"\n\nall of it\n") for p in new)

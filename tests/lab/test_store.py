@@ -1,0 +1,111 @@
+# What this module does: tests of the Maildir store (mailmagic/lab/store.py): atomic delivery into
+# new/, LF storage with CRLF sizes, stable UIDs, the POP3 lock, and readable foreign Maildir files.
+from __future__ import annotations
+
+import mailbox
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from mailmagic.lab.store import OUTBOX, MailboxInUse, MailStore, crlf_lines
+
+MESSAGE = b"From: a@b.c\r\nSubject: hi\r\n\r\nline one\r\n.line two\r\n"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MailStore:
+    return MailStore(tmp_path, ["alice", "bob"])
+
+
+def test_every_mailbox_and_the_outbox_is_a_maildir(store: MailStore, tmp_path: Path) -> None:
+    for name in ("alice", "bob", OUTBOX):
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == ["cur", "new", "tmp"]
+
+
+def test_delivery_lands_in_new_with_lf_line_ends(store: MailStore, tmp_path: Path) -> None:
+    (uid,) = store.deliver(["alice"], MESSAGE)
+    (path,) = (tmp_path / "alice" / "new").iterdir()
+    assert path.name.startswith(uid + ",S=")
+    assert path.read_bytes() == MESSAGE.replace(b"\r\n", b"\n")
+    assert list((tmp_path / "alice" / "tmp").iterdir()) == []
+
+
+def test_sizes_and_lines_are_as_pop3_sends_them(store: MailStore) -> None:
+    store.deliver(["bob"], MESSAGE)
+    (message,) = store.messages("bob")
+    assert message.size == len(MESSAGE)
+    assert b"".join(crlf_lines(message)) == MESSAGE
+
+
+def test_stdlib_mailbox_reads_what_was_delivered(store: MailStore, tmp_path: Path) -> None:
+    store.deliver(["alice", "bob"], MESSAGE)
+    box = mailbox.Maildir(tmp_path / "alice", create=False)
+    (msg,) = box.values()
+    assert msg["Subject"] == "hi"
+
+
+def test_uids_are_unique_stable_and_ordered(store: MailStore, tmp_path: Path) -> None:
+    uids = [store.deliver(["alice"], MESSAGE)[0] for _ in range(20)]
+    assert len(set(uids)) == 20
+    assert [m.uid for m in store.messages("alice")] == uids
+    reopened = MailStore(tmp_path, ["alice"])
+    assert [m.uid for m in reopened.messages("alice")] == uids
+    assert all(0 < len(u) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in u) for u in uids)
+
+
+def test_foreign_maildir_files_in_cur_are_listed(store: MailStore, tmp_path: Path) -> None:
+    foreign = tmp_path / "alice" / "cur" / "1600000000.abc.host:2,S"
+    foreign.write_bytes(b"Subject: old\n\nbody\n")
+    (message,) = store.messages("alice")
+    assert (message.uid, message.size) == (
+        "1600000000.abc.host",
+        len(b"Subject: old\r\n\r\nbody\r\n"),
+    )
+
+
+def test_the_lock_refuses_a_second_holder_until_released(store: MailStore) -> None:
+    store.acquire("alice")
+    with pytest.raises(MailboxInUse):
+        store.acquire("alice")
+    store.acquire("bob")
+    store.release("alice")
+    store.acquire("alice")
+
+
+def test_remove_deletes_and_tolerates_missing_files(store: MailStore) -> None:
+    store.deliver(["alice"], MESSAGE)
+    messages = store.messages("alice")
+    store.remove(messages)
+    store.remove(messages)
+    assert store.messages("alice") == []
+
+
+def test_a_failed_delivery_leaves_nothing_behind(store: MailStore, tmp_path: Path) -> None:
+    broken = tmp_path / "bob" / "tmp"
+    broken.rmdir()
+    broken.write_bytes(b"not a folder")  # so the copy for bob cannot be written
+    with pytest.raises(OSError):
+        store.deliver(["alice", "bob"], MESSAGE)
+    assert list((tmp_path / "alice" / "tmp").iterdir()) == []
+    assert store.messages("alice") == []
+
+
+def test_stale_tmp_files_are_cleaned_at_start_fresh_ones_kept(tmp_path: Path) -> None:
+    tmp = tmp_path / "alice" / "tmp"
+    tmp.mkdir(parents=True)
+    (tmp / "stale").write_bytes(b"x")
+    (tmp / "fresh").write_bytes(b"x")
+    os.utime(tmp / "stale", (1_000_000, 1_000_000))
+    MailStore(tmp_path, ["alice"])
+    assert [p.name for p in tmp.iterdir()] == ["fresh"]
+
+
+def test_concurrent_deliveries_all_land(store: MailStore) -> None:
+    threads = [threading.Thread(target=store.deliver, args=(["alice"], MESSAGE)) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.messages("alice")) == 30
