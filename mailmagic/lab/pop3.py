@@ -14,12 +14,13 @@
 # reading goes on to the end of the line, so a 10 MB line without CRLF costs about twice the limit
 # in memory and gets -ERR, not a closed connection. Multi-line replies are dot-stuffed and streamed
 # from `crlf_lines` in chunks of DRAIN_EVERY octets with a drain after each, so a 50 MB RETR holds
-# one chunk at a time. Handlers return Reply values; only the session loop writes to the socket.
+# one chunk at a time. The idle timeout (RFC 1939 section 3 autologout) is a timer restarted by each
+# line read and each drain; when it fires it aborts the transport. Handlers return Reply values and
+# the session loop writes them; AUTH's "+ " continuation is the one handler that talks itself.
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import itertools
@@ -29,7 +30,7 @@ import re
 import ssl
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -167,7 +168,7 @@ class _Disconnected(Exception):
     """The client closed its side of the connection."""
 
 
-_SESSION_ENDS = (_Disconnected, ConnectionError, ssl.SSLError, asyncio.TimeoutError)
+_SESSION_ENDS = (_Disconnected, ConnectionError, ssl.SSLError)
 
 Handler = Callable[[tuple[str, ...]], Awaitable[Reply]]
 
@@ -178,6 +179,11 @@ def ok(text: str = "", body: Iterable[bytes] | None = None) -> Reply:
 
 def err(text: str) -> Reply:
     return Reply(f"-ERR {text}")
+
+
+def count(items: Sized, noun: str) -> str:
+    """``"1 message"``, ``"2 messages"``."""
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 def apop_timestamp(hostname: str) -> str:
@@ -305,9 +311,11 @@ async def start_tls(writer: asyncio.StreamWriter, context: ssl.SSLContext) -> No
 
 
 def discard_buffered_input(reader: asyncio.StreamReader) -> int:
-    """Forget plaintext the client sent after STLS, before TLS starts (RFC 2595 section 4).
+    """Forget plaintext the client pipelined after STLS, so it is not read as if sent over TLS.
 
-    StreamReader has no public way to drop its buffer, so this clears the private one.
+    RFC 2595 section 4 defines STLS; the rule of keeping nothing from before the handshake is
+    spelled out for SMTP in RFC 3207 section 4.2 (CVE-2011-0411 was this injection). StreamReader
+    has no public way to drop its buffer, so this clears the private one.
     """
     buffered = getattr(reader, "_buffer", None)
     if not isinstance(buffered, bytearray):
@@ -333,6 +341,8 @@ class Pop3Session:
         self.mailbox: str | None = None  # the locked maildrop, once logged in
         self.messages: list[StoredMessage] = []
         self.deleted: set[int] = set()
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.timed_out = False
         self.handlers: Mapping[str, Handler] = {
             "USER": self._user,
             "PASS": self._pass,
@@ -360,30 +370,49 @@ class Pop3Session:
             hostname = self.ctx.config.hostname
             await self._send(ok(f"{hostname} POP3 server ready {self.timestamp}"))
             await self._serve()
-        except asyncio.TimeoutError:
-            log.info("POP3 %s idle too long: autologout (RFC 1939 section 3)", peer)
         except _SESSION_ENDS as exc:
-            log.info("POP3 %s went away in the %s state: %r", peer, self.state.value, exc)
+            if self.timed_out:
+                log.info("POP3 %s idle too long: autologout (RFC 1939 section 3)", peer)
+            else:
+                log.info("POP3 %s went away in the %s state: %r", peer, self.state.value, exc)
         except Exception:
             log.exception("POP3 session with %s failed; closing it", peer)
         finally:
             self._unlock()
+            if self.idle_timer is not None:
+                self.idle_timer.cancel()
             await self._close()
 
     async def _serve(self) -> None:
         while True:
             reply = await self._respond(await self._read_line(MAX_COMMAND_LINE))
-            await self._send(reply)
             if reply.start_tls:
-                await self._start_tls()
+                await self._start_tls(reply)
+            else:
+                await self._send(reply)
             if reply.close:
                 return
 
-    async def _read_line(self, limit: int) -> bytes | None:
-        """The next line within the idle timeout; None when it was over ``limit`` octets."""
-        return await asyncio.wait_for(self._next_line(limit), self.ctx.config.pop3_idle_timeout)
+    def _touch(self) -> None:
+        """Restart the idle timer: the client just sent a line or took some of our output."""
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self.idle_timer = loop.call_later(self.ctx.config.pop3_idle_timeout, self._autologout)
 
-    async def _next_line(self, limit: int) -> bytes | None:
+    def _autologout(self) -> None:
+        """RFC 1939 section 3: close an idle session without entering UPDATE.
+
+        Aborting the transport wakes a pending read (EOF) or drain (connection lost) at once; a
+        timer rather than ``asyncio.wait_for`` also keeps 3.10/3.11's wait_for from swallowing a
+        cancellation when the server stops.
+        """
+        self.timed_out = True
+        self.writer.transport.abort()
+
+    async def _read_line(self, limit: int) -> bytes | None:
+        """The next line; None when it was over ``limit`` octets (it is read and thrown away)."""
+        self._touch()
         overrun = False
         while True:
             try:
@@ -404,10 +433,18 @@ class Pop3Session:
         await self._drain()
 
     async def _drain(self) -> None:
-        await asyncio.wait_for(self.writer.drain(), self.ctx.config.pop3_idle_timeout)
+        await self.writer.drain()
+        self._touch()
 
-    async def _start_tls(self) -> None:
-        assert self.ctx.tls_context is not None  # _stls offers STLS only with a context
+    async def _start_tls(self, reply: Reply) -> None:
+        """Send +OK to STLS and start the handshake (RFC 2595 section 4).
+
+        Nothing is awaited between the write and the handshake taking over the socket, so the
+        client's ClientHello cannot land in the plaintext buffer; what is there already was sent
+        before the +OK, and is dropped.
+        """
+        assert self.ctx.tls_context is not None  # _stls answers +OK only with a context
+        self.writer.write(reply.line.encode("utf-8") + b"\r\n")
         dropped = discard_buffered_input(self.reader)
         if dropped:
             log.warning("POP3 dropped %d octets sent after STLS before TLS (RFC 2595)", dropped)
@@ -417,8 +454,12 @@ class Pop3Session:
 
     async def _close(self) -> None:
         self.writer.close()
-        with contextlib.suppress(OSError, asyncio.TimeoutError):  # the peer is gone already
+        try:
             await asyncio.wait_for(self.writer.wait_closed(), CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.writer.transport.abort()  # output a stalled client never took: give up on it
+        except OSError:
+            pass  # the peer is gone already
 
     def _unlock(self) -> None:
         if self.mailbox is not None:
@@ -483,7 +524,7 @@ class Pop3Session:
             return Reply(f"-ERR [SYS/TEMP] some deleted messages not removed: {exc}", close=True)
         finally:
             self._unlock()
-        farewell = f"{IMPLEMENTATION} POP3 server signing off ({len(doomed)} messages deleted)"
+        farewell = f"{IMPLEMENTATION} POP3 server signing off ({count(doomed, 'message')} deleted)"
         return Reply(f"+OK {farewell}", close=True)
 
     # --- AUTHORIZATION (RFC 1939 section 4, RFC 2595, RFC 5034) ----------------------------------
@@ -588,13 +629,15 @@ class Pop3Session:
 
     def _summary(self) -> str:
         live = self._live()
-        return f"{len(live)} messages ({sum(message.size for _, message in live)} octets)"
+        return f"{count(live, 'message')} ({sum(message.size for _, message in live)} octets)"
 
     def _message(self, arg: str, usage: str) -> tuple[int, StoredMessage]:
         """The message numbered ``arg``; CommandError if there is none or it is marked deleted."""
         number = parse_number(arg, "a message number", usage)
         if not 1 <= number <= len(self.messages):
-            raise CommandError(f"no such message, only {len(self.messages)} messages in maildrop")
+            raise CommandError(
+                f"no such message, only {count(self.messages, 'message')} in maildrop"
+            )
         if number in self.deleted:
             raise CommandError(f"message {number} already deleted")
         return number, self.messages[number - 1]
@@ -635,8 +678,8 @@ class Pop3Session:
     async def _top(self, args: tuple[str, ...]) -> Reply:
         usage = COMMAND_SYNTAX["TOP"].usage
         number, message = self._message(args[0], usage)
-        count = parse_number(args[1], "a count of body lines (0 or more)", usage)
-        return ok("top of message follows", body=top_lines(self._body(number, message), count))
+        lines = parse_number(args[1], "a count of body lines (0 or more)", usage)
+        return ok("top of message follows", body=top_lines(self._body(number, message), lines))
 
     async def _dele(self, args: tuple[str, ...]) -> Reply:
         number, _ = self._message(args[0], COMMAND_SYNTAX["DELE"].usage)
@@ -659,4 +702,9 @@ async def serve_pop3(
     Use it as ``asyncio.start_server(functools.partial(serve_pop3, ctx), host, port, ssl=...)``;
     any ``limit=`` works (see the module comment).
     """
-    await Pop3Session(ctx, reader, writer).run()
+    try:
+        await Pop3Session(ctx, reader, writer).run()
+    except asyncio.CancelledError:
+        # The server is stopping, and the session has cleaned up in its `finally`. Ending the task
+        # normally keeps the start_server callback of Python 3.10/3.11 from logging an error.
+        log.debug("POP3 session cancelled: the server is stopping")

@@ -98,7 +98,7 @@ class MailStore:
         that was not renamed is left behind in tmp/.
         """
         data = to_lf(message)
-        crlf_size = len(data) + data.count(b"\n")
+        crlf_size = pop3_size(data)
         staged: list[tuple[Path, Path]] = []
         try:
             for mailbox in mailboxes:
@@ -165,8 +165,13 @@ def _stored(path: Path) -> StoredMessage:
 
 
 def _crlf_size(path: Path) -> int:
-    data = path.read_bytes()
-    return len(to_lf(data)) + to_lf(data).count(b"\n")
+    return pop3_size(to_lf(path.read_bytes()))
+
+
+def pop3_size(data: bytes) -> int:
+    """Octets of LF-ended ``data`` as POP3 sends it: CRLF line ends, a final CRLF if missing."""
+    missing_end = 2 if data and not data.endswith(b"\n") else 0
+    return len(data) + data.count(b"\n") + missing_end
 
 
 def crlf_lines(message: StoredMessage) -> Iterator[bytes]:

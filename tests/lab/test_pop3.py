@@ -22,7 +22,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,12 +101,21 @@ class LoopThread:
 
 
 async def _shutdown(server: asyncio.Server) -> None:
+    """Stop listening; give sessions whose client is gone a moment to end, then cancel the rest."""
     server.close()
+    await cancel_sessions(grace=1.0)
+
+
+async def cancel_sessions(grace: float = 0.0) -> list[object]:
+    """Cancel every session task still running after ``grace`` seconds; return their results."""
     current = asyncio.current_task()
     tasks = [task for task in asyncio.all_tasks() if task is not current]
+    if tasks and grace:
+        await asyncio.wait(tasks, timeout=grace)
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    results: list[object] = await asyncio.gather(*tasks, return_exceptions=True)
+    return results
 
 
 class Wire:
@@ -165,12 +174,16 @@ class Pop3Lab:
     store: MailStore
     faults: Faults
     port: int
+    runner: LoopThread
+    clients: list[poplib.POP3 | Wire] = field(default_factory=list)
 
     def deliver(self, message: bytes, user: str = "alice") -> str:
         return self.store.deliver([user], message)[0]
 
     def pop(self) -> poplib.POP3:
-        return poplib.POP3(HOST, self.port, timeout=10)
+        pop = poplib.POP3(HOST, self.port, timeout=10)
+        self.clients.append(pop)
+        return pop
 
     def login(self, user: str = "alice") -> poplib.POP3:
         pop = self.pop()
@@ -179,7 +192,13 @@ class Pop3Lab:
         return pop
 
     def wire(self) -> Wire:
-        return Wire.connect(self.port)
+        wire = Wire.connect(self.port)
+        self.clients.append(wire)
+        return wire
+
+    def close_clients(self) -> None:
+        for client in self.clients:
+            client.close()
 
     def wait_unlocked(self, user: str = "alice") -> None:
         """Wait until the server let go of ``user``'s maildrop (it notices a drop a bit later)."""
@@ -198,7 +217,7 @@ class Pop3Lab:
 @pytest.fixture
 def start_pop3(tmp_path: Path) -> Iterator[Callable[..., Pop3Lab]]:
     """Start POP3 servers with LabConfig overrides; each is stopped after the test."""
-    running: list[tuple[LoopThread, asyncio.Server]] = []
+    running: list[tuple[LoopThread, asyncio.Server, Pop3Lab]] = []
 
     def start(
         *, tls: ssl.SSLContext | None = None, implicit: bool = False, **overrides: Any
@@ -213,11 +232,13 @@ def start_pop3(tmp_path: Path) -> Iterator[Callable[..., Pop3Lab]]:
                 functools.partial(serve_pop3, ctx), HOST, 0, ssl=tls if implicit else None
             )
         )
-        running.append((runner, server))
-        return Pop3Lab(config, store, ctx.faults, server.sockets[0].getsockname()[1])
+        lab = Pop3Lab(config, store, ctx.faults, server.sockets[0].getsockname()[1], runner)
+        running.append((runner, server, lab))
+        return lab
 
     yield start
-    for runner, server in running:
+    for runner, server, lab in running:
+        lab.close_clients()
         runner.stop(server)
 
 
@@ -278,6 +299,12 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 
 def plain(authzid: str, user: str, password: str) -> str:
     return base64.b64encode(f"{authzid}\0{user}\0{password}".encode()).decode()
+
+
+def raw_command(pop: poplib.POP3, line: str) -> bytes:
+    """Send a command poplib has no method for (or refuses to send) through its reply parser."""
+    reply: bytes = pop._shortcmd(line)  # type: ignore[attr-defined]
+    return reply
 
 
 def pop_error(call: Callable[[], object]) -> str:
@@ -417,12 +444,23 @@ def test_stat_list_and_uidl_use_the_stored_sizes_and_uids(lab: Pop3Lab) -> None:
     assert pop.stat() == (2, sum(m.size for m in stored))
     _, lines, _ = pop.list()
     assert lines == [f"{n} {m.size}".encode() for n, m in enumerate(stored, 1)]
-    assert pop.list(2).decode() == f"+OK 2 {stored[1].size}"
+    reply = pop.list(2)
+    assert isinstance(reply, bytes)  # one scan line, not a listing
+    assert reply.decode() == f"+OK 2 {stored[1].size}"
     _, lines, _ = pop.uidl()
     assert lines == [f"{n} {m.uid}".encode() for n, m in enumerate(stored, 1)]
     assert pop.uidl(1).decode() == f"+OK 1 {stored[0].uid}"
     assert pop.noop() == b"+OK"
     pop.quit()
+
+
+def test_empty_maildrop(lab: Pop3Lab) -> None:
+    pop = lab.login("bob")
+    assert pop.stat() == (0, 0)
+    assert pop.list()[1] == []
+    assert pop.uidl()[1] == []
+    assert pop_error(lambda: pop.retr(1)).startswith(ERR_NO_SUCH_MESSAGE)
+    assert pop.quit().decode().endswith("(0 messages deleted)")
 
 
 def test_retr_sends_the_message_byte_exact(lab: Pop3Lab) -> None:
@@ -477,7 +515,7 @@ def test_dele_then_quit_removes_the_message(lab: Pop3Lab) -> None:
     assert pop.stat()[0] == 1
     _, lines, _ = pop.list()
     assert lines == [f"2 {keep.size}".encode()]
-    assert pop.quit().decode().endswith("(1 messages deleted)")
+    assert pop.quit().decode().endswith("(1 message deleted)")
     assert lab.store.messages("alice") == [keep]
 
 
@@ -537,6 +575,12 @@ def test_deleted_message_references_get_err(lab: Pop3Lab, command: str) -> None:
         ("RETR", "-ERR RETR takes 1 argument, got 0; usage: RETR msg"),
         ("LIST 1 2", "-ERR LIST takes 0 to 1 arguments, got 2; usage: LIST [msg]"),
         ("NOOP now", "-ERR NOOP takes no arguments, got 1; usage: NOOP"),
+        ("STAT all", "-ERR STAT takes no arguments, got 1"),
+        ("RSET 1", "-ERR RSET takes no arguments, got 1"),
+        ("CAPA all", "-ERR CAPA takes no arguments, got 1"),
+        ("QUIT now", "-ERR QUIT takes no arguments, got 1"),
+        ("UIDL 1 2", "-ERR UIDL takes 0 to 1 arguments, got 2"),
+        ("DELE 1 2", "-ERR DELE takes 1 argument, got 2"),
         ("USER bob", f"-ERR USER {ERR_NOT_IN_TRANSACTION}"),
         ("PASS x", f"-ERR PASS {ERR_NOT_IN_TRANSACTION}"),
         ("STLS", f"-ERR STLS {ERR_NOT_IN_TRANSACTION}"),
@@ -637,6 +681,16 @@ def test_large_message_retr_is_byte_exact(start_pop3: Callable[..., Pop3Lab]) ->
     pop.quit()
 
 
+def test_cancelled_session_releases_the_lock_and_ends_quietly(lab: Pop3Lab) -> None:
+    wire = lab.wire()
+    wire.login()
+    assert wire.ask("DELE 1").startswith(OK)
+    assert lab.runner.run(cancel_sessions()) == [None]  # the task ends normally
+    assert wire.at_eof()
+    lab.store.acquire("alice")  # no wait needed: the lock went in the session's finally
+    assert len(lab.store.messages("alice")) == 2
+
+
 def test_idle_timeout_closes_without_update(start_pop3: Callable[..., Pop3Lab]) -> None:
     server = start_pop3(pop3_idle_timeout=0.5)
     server.deliver(MESSAGE_1)
@@ -672,7 +726,7 @@ def test_stls_upgrades_and_is_then_withdrawn(
     assert pop.stls(certificate.client_context()).decode() == OK_STLS
     assert isinstance(pop.sock, ssl.SSLSocket)
     assert pop.capa() == BASE_CAPABILITIES
-    assert pop_error(lambda: pop._shortcmd("STLS")) == ERR_TLS_ACTIVE
+    assert pop_error(lambda: raw_command(pop, "STLS")) == ERR_TLS_ACTIVE
     pop.user("alice")
     pop.pass_("alice-password")
     assert pop.capa() == BASE_CAPABILITIES
@@ -690,6 +744,7 @@ def test_stls_discards_commands_pipelined_before_the_handshake(
     assert wire.line() == OK_STLS
     tls = certificate.client_context().wrap_socket(wire.sock, server_hostname=HOST)
     secure = Wire(tls)
+    server.clients.append(secure)
     assert secure.ask("PASS alice-password").startswith(ERR_PASS_WITHOUT_USER)
 
 
@@ -708,8 +763,9 @@ def test_implicit_tls_has_no_stls(
     server = start_pop3(tls=certificate.server_context(), implicit=True)
     server.deliver(MESSAGE_1)
     pop = poplib.POP3_SSL(HOST, server.port, context=certificate.client_context(), timeout=10)
+    server.clients.append(pop)
     assert pop.capa() == BASE_CAPABILITIES
-    assert pop_error(lambda: pop._shortcmd("STLS")) == ERR_IMPLICIT_TLS
+    assert pop_error(lambda: raw_command(pop, "STLS")) == ERR_IMPLICIT_TLS
     pop.user("alice")
     pop.pass_("alice-password")
     assert pop.stat()[0] == 1

@@ -39,6 +39,12 @@ def test_sizes_and_lines_are_as_pop3_sends_them(store: MailStore) -> None:
     assert b"".join(crlf_lines(message)) == MESSAGE
 
 
+def test_size_counts_the_crlf_pop3_adds_to_an_unterminated_last_line(store: MailStore) -> None:
+    store.deliver(["bob"], b"Subject: x\r\n\r\nno final line end")
+    (message,) = store.messages("bob")
+    assert message.size == len(b"".join(crlf_lines(message)))
+
+
 def test_stdlib_mailbox_reads_what_was_delivered(store: MailStore, tmp_path: Path) -> None:
     store.deliver(["alice", "bob"], MESSAGE)
     box = mailbox.Maildir(tmp_path / "alice", create=False)
