@@ -1,0 +1,51 @@
+# What this module does: the view of the embedded lab server as `%maillab` shows it: where each
+# listener is, the users (never their passwords), the lists, the CA file and the message count of
+# every mailbox. Attribute access falls through to the LabServer (`lab.faults.override(...)`).
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mailmagic.display import html as h
+from mailmagic.lab import LabServer
+
+
+@dataclass(frozen=True)
+class LabView:
+    """A running (or stopped) lab server."""
+
+    server: LabServer
+
+    def __getattr__(self, name: str) -> Any:
+        server = self.__dict__.get("server")
+        if name.startswith("_") or server is None:
+            raise AttributeError(name)
+        return getattr(server, name)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(field, value) pairs."""
+        lab = self.server
+        if not lab.running:
+            return [("lab server", "stopped: %maillab start runs it")]
+        ep, cfg = lab.endpoints, lab.config
+        rows = [("lab server", f"running on {ep.host} for {cfg.domain}")]
+        for name in ("smtp", "submission", "smtps", "pop3", "pop3s"):
+            rows.append((name, str(getattr(ep, name))))
+        boxes = ", ".join(f"{u} ({len(lab.store.messages(u))})" for u in cfg.users)
+        lists = ", ".join(f"{a}: {' '.join(m)}" for a, m in cfg.aliases.items()) or "none"
+        rows += [("users (messages)", boxes), ("lists", lists), ("CA file", str(ep.ca_file))]
+        return [*rows, ("maildir", str(ep.maildir))]
+
+    def text(self) -> str:
+        """Aligned field: value lines."""
+        return "\n".join(f"{k:>16}: {v}" for k, v in self.rows())
+
+    def html(self) -> str:
+        """A two-column table."""
+        return h.box(h.table(("", ""), self.rows()))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": self.text(), "text/html": self.html()}
+
+    def __repr__(self) -> str:
+        return self.text()

@@ -1,0 +1,105 @@
+# What this module does: views of live sessions: one session's status (where it is connected, its
+# protocol state, the commands that make sense next, TLS version, cipher and certificate) and the
+# list of named sessions with the current one marked.
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mailmagic.display import html as h
+from mailmagic.session.base import Session
+
+
+def _where(session: Session[Any, Any]) -> str:
+    s = session.settings
+    return (
+        f"{s.host}:{s.port}" + {"plain": "", "implicit": " (TLS)", "starttls": " (STARTTLS)"}[s.tls]
+    )
+
+
+def _tls(session: Session[Any, Any]) -> str:
+    tls = session.tls
+    if tls is None:
+        return "no TLS: everything, passwords included, crosses the network in clear text"
+    checked = "verified" if tls.verified else "NOT verified (insecure mode)"
+    expires = tls.not_after.date().isoformat() if tls.not_after else "?"
+    return (
+        f"{tls.version}, {tls.cipher}; certificate {checked}: {tls.subject}, "
+        f"issued by {tls.issuer}, valid until {expires}"
+    )
+
+
+def _state(session: Session[Any, Any]) -> str:
+    if session.status != "open":
+        return f"{session.status}" + (f": {session.reason}" if session.reason else "")
+    return str(getattr(session.conn.state, "name", session.conn.state))
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """One session: status, state, what to send next, TLS."""
+
+    session: Session[Any, Any]
+    note: str = ""
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(field, value) pairs shown by both forms."""
+        s = self.session
+        next_ = " ".join(s.conn.expected()) if s.status == "open" else "reconnect"
+        rows = [("session", f"{s.protocol} {s.name}"), ("server", _where(s))]
+        rows += [("state", _state(s)), ("next", next_), ("TLS", _tls(s))]
+        return rows + ([("note", self.note)] if self.note else [])
+
+    def text(self) -> str:
+        """Aligned field: value lines."""
+        return "\n".join(f"{k:>8}: {v}" for k, v in self.rows())
+
+    def html(self) -> str:
+        """A two-column table."""
+        return h.box(h.table(("", ""), self.rows()))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": self.text(), "text/html": self.html()}
+
+    def __repr__(self) -> str:
+        return self.text()
+
+
+@dataclass(frozen=True)
+class SessionsView:
+    """Every named session of one protocol, the current one marked with *."""
+
+    protocol: str
+    sessions: Sequence[Session[Any, Any]]
+    current: str | None
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(name, server, state, TLS) per session."""
+        return [
+            (
+                ("* " if s.name == self.current else "  ") + s.name,
+                _where(s),
+                _state(s),
+                s.tls.version if s.tls else "-",
+            )
+            for s in self.sessions
+        ]
+
+    def text(self) -> str:
+        """One line per session."""
+        if not self.sessions:
+            return f"no {self.protocol} sessions"
+        return "\n".join("  ".join(row) for row in self.rows())
+
+    def html(self) -> str:
+        """A table of sessions."""
+        if not self.sessions:
+            return h.box(h.muted(f"no {self.protocol} sessions"))
+        return h.box(h.table(("name", "server", "state", "TLS"), self.rows()))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": self.text(), "text/html": self.html()}
+
+    def __repr__(self) -> str:
+        return self.text()

@@ -1,0 +1,248 @@
+# What this module does: what SMTP and POP3 sessions share. A session joins a Transport (the
+# socket) to a sans-I/O connection from protocol/: it sends one raw line at a time exactly as typed,
+# reads until that line's reply is complete, records both in the Transcript (secrets masked), and
+# keeps the connection open from cell to cell. A server that closes (421, EOF, reset) leaves the
+# session closed with a clear reason; a timeout, garbage or an interrupted wait leaves it broken.
+# Either way `reconnect()` opens it again with the same settings.
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Literal, NoReturn, Protocol, TypeVar
+
+from mailmagic.protocol.errors import RemoteProtocolError
+from mailmagic.protocol.events import NEED_DATA, ConnectionClosed
+from mailmagic.session.transcript import Transcript
+from mailmagic.session.transport import (
+    ReadTimeout,
+    TlsInfo,
+    Transport,
+    TransportError,
+    tls_context,
+)
+
+TlsMode = Literal["plain", "implicit", "starttls"]
+Status = Literal["new", "open", "closed", "broken"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach a server. ``cafile`` adds a trusted CA; ``insecure`` turns checks off."""
+
+    host: str
+    port: int
+    tls: TlsMode = "plain"
+    timeout: float = 30.0
+    cafile: str | None = None
+    insecure: bool = False
+    local_name: str = "localhost"
+    lab: bool = False  # the target is the embedded lab server (its CA trusted, its users known)
+
+
+class SessionError(Exception):
+    """A session cannot do what was asked; the message says why and what to do."""
+
+
+class SessionClosed(SessionError):
+    """The session is closed (by the server or by the user)."""
+
+
+class SessionBroken(SessionError):
+    """The connection is in an unknown state (timeout, garbage, interrupted); reconnect."""
+
+
+class Connection(Protocol):
+    """What a session needs of a sans-I/O connection (protocol/smtp.py, protocol/pop3.py)."""
+
+    @property
+    def pending(self) -> tuple[str, ...]: ...
+
+    @property
+    def mode(self) -> str: ...
+
+    def mask(self, line: str) -> str: ...
+
+    def send(self, line: str) -> bytes: ...
+
+    def receive_data(self, data: bytes) -> None: ...
+
+    def next_event(self) -> object: ...
+
+    def warning(self, line: str) -> str | None: ...
+
+    def expected(self) -> tuple[str, ...]: ...
+
+
+C = TypeVar("C", bound=Connection)
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class Session(ABC, Generic[C, R]):
+    """One live protocol session; see the module comment."""
+
+    protocol: str = ""
+    tls_verbs: frozenset[str] = frozenset()
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = name
+        self.settings = settings
+        self.transcript = Transcript()
+        self.status: Status = "new"
+        self.reason = ""
+        self.tls: TlsInfo | None = None
+        self._transport: Transport | None = None
+        self.conn: C = self._new_connection()
+
+    @abstractmethod
+    def _new_connection(self) -> C: ...
+
+    @abstractmethod
+    def _is_positive(self, reply: R) -> bool: ...
+
+    @abstractmethod
+    def _starttls_commands(self) -> list[str]: ...
+
+    @property
+    def is_open(self) -> bool:
+        """True while the connection is usable."""
+        return self.status == "open"
+
+    def connect(self) -> R:
+        """Open the connection (TLS as configured) and return the server's greeting."""
+        s = self.settings
+        self.conn = self._new_connection()
+        self.tls = None
+        self._transport = Transport(s.host, s.port, s.timeout)
+        self.status, self.reason = "open", ""
+        self.transcript.note(f"connected to {s.host}:{s.port}", tls=False)
+        if s.tls == "implicit":
+            self._upgrade()
+        greeting = self._read_reply(time.monotonic(), s.timeout)
+        if s.tls == "starttls":
+            for line in self._starttls_commands():
+                self.command(line)
+            if self.tls is None:
+                self._fail("closed", f"the server refused {self.tls_verbs}: no TLS")
+        return greeting
+
+    def reconnect(self) -> R:
+        """Close whatever is left and connect again with the same settings."""
+        self.close(note="closed to reconnect")
+        return self.connect()
+
+    def close(self, note: str = "closed by the user") -> None:
+        """Drop the connection without QUIT (as telnet's close): a POP3 DELE is not committed."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+            self.transcript.note(note, tls=self.tls is not None)
+        if self.status in ("open", "new"):
+            self.status, self.reason = "closed", note
+
+    def command(self, line: str, timeout: float | None = None) -> R | None:
+        """Send one raw line; return its reply, or None when none is due (message text)."""
+        transport = self._require_open()
+        mode, shown = self.conn.mode, self.conn.mask(line)
+        before = len(self.conn.pending)
+        data = self.conn.send(line)  # LocalProtocolError here: nothing was sent
+        if mode in ("text", "chunk"):
+            self.transcript.sent_text(data, self.tls is not None)
+        else:
+            self.transcript.sent(shown, self.tls is not None)
+        started = time.monotonic()
+        self._guarded(transport.send, data)
+        if len(self.conn.pending) <= before and mode != "sasl":
+            return None
+        reply = self._read_reply(started, timeout or self.settings.timeout)
+        if line.split(" ", 1)[0].upper() in self.tls_verbs and self._is_positive(reply):
+            self._upgrade()
+        return reply
+
+    def _require_open(self) -> Transport:
+        if self.status != "open" or self._transport is None:
+            what = {"new": "is not connected yet", "closed": "is closed", "broken": "is broken"}
+            reason = f" ({self.reason})" if self.reason else ""
+            raise SessionClosed(
+                f"{self.protocol} session {self.name!r} {what.get(self.status, 'is closed')}"
+                f"{reason}; reconnect it or open a new one"
+            )
+        return self._transport
+
+    def _upgrade(self) -> None:
+        transport = self._require_open()
+        s = self.settings
+        context = tls_context(s.cafile, s.insecure)
+        self.tls = self._guarded(transport.start_tls, context, s.host)
+        detail = f"TLS started: {self.tls.version} {self.tls.cipher}"
+        if not self.tls.verified:
+            detail += " (certificate NOT verified: insecure mode)"
+        self.transcript.note(detail, tls=True)
+
+    def _read_reply(self, started: float, timeout: float) -> R:
+        transport = self._require_open()
+        deadline = time.monotonic() + timeout
+        received = 0
+        while True:
+            try:
+                event = self.conn.next_event()
+            except RemoteProtocolError as error:
+                self._fail("broken", f"the server broke the protocol: {error}")
+            if event is NEED_DATA:
+                data = self._receive(transport, deadline, timeout)
+                received += len(data)
+                self.conn.receive_data(data)
+                continue
+            if isinstance(event, ConnectionClosed):
+                self._fail("closed", f"the server closed the connection: {event.reason}")
+            return self._record(event, started)
+
+    def _receive(self, transport: Transport, deadline: float, timeout: float) -> bytes:
+        try:
+            return self._guarded(transport.recv, deadline)
+        except KeyboardInterrupt:
+            self._fail_quietly("broken", "interrupted while waiting for a reply")
+            raise
+
+    def _record(self, event: object, started: float) -> R:
+        raw = getattr(event, "raw", b"")
+        self.transcript.received(raw, self.tls is not None, time.monotonic() - started)
+        if self._closes(event):
+            self._fail_quietly("closed", f"the server closed the session: {_first_line(raw)}")
+        return event  # type: ignore[return-value]
+
+    def _closes(self, event: object) -> bool:
+        return False
+
+    def _guarded(self, call: Callable[..., T], *args: object) -> T:
+        try:
+            return call(*args)
+        except ReadTimeout:
+            self._fail(
+                "broken",
+                f"no complete reply within {self.settings.timeout:g} s; the server may be slow "
+                "or not speaking this protocol (raise the timeout, then reconnect)",
+            )
+        except (OSError, TransportError) as error:
+            self._fail("closed", str(error))
+
+    def _fail(self, status: Status, reason: str) -> NoReturn:
+        self._fail_quietly(status, reason)
+        error = SessionBroken if status == "broken" else SessionClosed
+        raise error(
+            f"{self.protocol} session {self.name!r}: {reason}. "
+            f"The session is {status}; reconnect to go on."
+        )
+
+    def _fail_quietly(self, status: Status, reason: str) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        self.status, self.reason = status, reason
+        self.transcript.note(f"{status}: {reason}", tls=self.tls is not None)
+
+
+def _first_line(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace").split("\r\n", 1)[0].strip()

@@ -1,0 +1,162 @@
+# What this module does: the one place that owns a socket. A blocking TCP connection with a
+# connect timeout and a per-read deadline, implicit TLS (SMTPS 465 / POP3S 995, RFC 8314) or an
+# in-place upgrade (STARTTLS / STLS), certificate verification on by default. Reads wait in short
+# slices so a kernel interrupt (Ctrl-C, SIGINT) stops a wait at once and the kernel never hangs.
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+
+RECV_CHUNK = 64 * 1024
+_SLICE = 0.2  # seconds per blocking wait, so KeyboardInterrupt is seen promptly
+
+
+class TransportError(OSError):
+    """The connection failed: refused, reset, timed out, or TLS could not be set up."""
+
+
+class ReadTimeout(TransportError):
+    """No data arrived before the deadline."""
+
+
+@dataclass(frozen=True)
+class TlsInfo:
+    """What a TLS handshake agreed on and who the server said it was."""
+
+    version: str
+    cipher: str
+    subject: str
+    issuer: str
+    not_after: dt.datetime | None
+    verified: bool
+
+
+def tls_context(cafile: str | None = None, insecure: bool = False) -> ssl.SSLContext:
+    """A client context: system CAs (or ``cafile``), host names checked, unless ``insecure``."""
+    context = ssl.create_default_context(cafile=cafile)
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Transport:
+    """A connected socket, maybe TLS. Raises TransportError subclasses, never hangs."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        try:
+            self._sock: socket.socket = socket.create_connection((host, port), timeout=timeout)
+        except TimeoutError:
+            raise TransportError(
+                f"could not connect to {host}:{port} within {timeout:g} s"
+            ) from None
+        except OSError as error:
+            raise TransportError(
+                f"could not connect to {host}:{port}: {error.strerror or error}"
+            ) from None
+        self._sock.settimeout(_SLICE)
+        self._verified = False
+
+    @property
+    def is_tls(self) -> bool:
+        """True once TLS is up (implicit or upgraded)."""
+        return isinstance(self._sock, ssl.SSLSocket)
+
+    def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> TlsInfo:
+        """Wrap the socket in TLS (RFC 3207 / RFC 2595 upgrade, or implicit TLS right away)."""
+        self._sock.settimeout(self.timeout)
+        try:
+            self._sock = context.wrap_socket(self._sock, server_hostname=server_hostname)
+        except ssl.SSLCertVerificationError as error:
+            self.close()
+            raise TransportError(
+                f"the server's certificate was refused: {error.verify_message}; pass the CA file "
+                "that signed it (cafile=...) or, for a throwaway test server only, insecure=True"
+            ) from None
+        except (ssl.SSLError, OSError) as error:
+            self.close()
+            raise TransportError(
+                f"TLS handshake with {self.host}:{self.port} failed: {error}"
+            ) from None
+        self._sock.settimeout(_SLICE)
+        self._verified = context.verify_mode != ssl.CERT_NONE
+        info = self.tls_info()
+        assert info is not None  # the socket was just wrapped
+        return info
+
+    def tls_info(self) -> TlsInfo | None:
+        """Version, cipher and certificate names of the TLS session, or None."""
+        sock = self._sock
+        if not isinstance(sock, ssl.SSLSocket):
+            return None
+        cipher = sock.cipher()
+        cert = _peer_certificate(sock)
+        return TlsInfo(
+            version=str(sock.version()),
+            cipher=cipher[0] if cipher else "",
+            subject=_name(cert.get("subject", ())),
+            issuer=_name(cert.get("issuer", ())),
+            not_after=_when(cert.get("notAfter")),
+            verified=self._verified,
+        )
+
+    def send(self, data: bytes) -> None:
+        """Send every byte or raise TransportError."""
+        try:
+            self._sock.sendall(data)
+        except OSError as error:
+            raise TransportError(f"sending failed: {error.strerror or error}") from None
+
+    def recv(self, deadline: float) -> bytes:
+        """Up to RECV_CHUNK bytes; b"" when the server closed; ReadTimeout after ``deadline``."""
+        while True:
+            try:
+                return self._sock.recv(RECV_CHUNK)
+            except (TimeoutError, ssl.SSLWantReadError):
+                if time.monotonic() >= deadline:
+                    raise ReadTimeout("no reply") from None
+            except OSError as error:
+                raise TransportError(f"the connection failed: {error.strerror or error}") from None
+
+    def close(self) -> None:
+        """Close the socket; safe to call twice."""
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+
+def _peer_certificate(sock: ssl.SSLSocket) -> dict[str, object]:
+    cert = sock.getpeercert()
+    if cert:
+        return dict(cert)
+    der = sock.getpeercert(binary_form=True)
+    return _decode_der(der) if der else {}
+
+
+def _decode_der(der: bytes) -> dict[str, object]:
+    # With verification off, getpeercert() gives nothing; read the names with cryptography.
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(der)
+    return {
+        "subject": ((("commonName", cert.subject.rfc4514_string()),),),
+        "issuer": ((("commonName", cert.issuer.rfc4514_string()),),),
+        "notAfter": cert.not_valid_after_utc.strftime("%b %d %H:%M:%S %Y GMT"),
+    }
+
+
+def _name(parts: object) -> str:
+    if not isinstance(parts, tuple):
+        return ""
+    pairs = [f"{key}={value}" for rdn in parts for key, value in rdn]
+    return ", ".join(pairs)
+
+
+def _when(text: object) -> dt.datetime | None:
+    if not isinstance(text, str):
+        return None
+    return dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(text), dt.timezone.utc)
