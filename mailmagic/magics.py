@@ -86,12 +86,17 @@ class MailContext:
 
 
 def split_options(line: str) -> tuple[dict[str, str], str]:
-    """Leading ``--option`` words of a raw line, and the rest exactly as typed."""
+    """Leading ``--option`` words of a raw line, and the rest exactly as typed.
+
+    ``--`` ends the options and marks the rest as a raw line even if it starts with a control
+    word (``options["raw"]``).
+    """
     options: dict[str, str] = {}
     rest = line.lstrip()
     while rest.startswith("--"):
         token, _, after = rest.partition(" ")
         if token == "--":
+            options["raw"] = "yes"
             return options, after
         name = token[2:]
         if name in _FLAG_OPTIONS:
@@ -161,8 +166,8 @@ class _ProtocolMagics(Magics):
     def _run(self, line: str, cell: str | None) -> Any:
         options, rest = split_options(line)
         word, _, args = rest.strip().partition(" ")
-        if word.lower() in CONTROL_WORDS and rest == rest.lstrip() and not options:
-            return self._control(word.lower(), args, cell)
+        if word.lower() in CONTROL_WORDS and "raw" not in options:
+            return self._checked(self._control(word.lower(), args, cell), options)
         if cell is not None:
             if rest.strip():
                 raise UsageError(
@@ -173,6 +178,18 @@ class _ProtocolMagics(Magics):
         if not rest.strip():
             return SessionView(self.registry.get())
         return self._raw(rest, options)
+
+    def _checked(self, result: Any, options: dict[str, str]) -> Any:
+        """Apply ``--expect`` to what a control word returned (open, reconnect, login...)."""
+        if set(options) - {"expect"}:
+            raise UsageError("before a control word only --expect applies; use -- for a raw line")
+        if "expect" in options:
+            pattern = check_pattern(options["expect"])
+            if isinstance(result, ReplyView):
+                self._check(result, pattern)
+            elif isinstance(result, CellView):
+                self._check_cell(result, pattern)
+        return result
 
     # -- raw lines -------------------------------------------------------------------------
     def _raw(self, line: str, options: dict[str, str]) -> ReplyView:
@@ -523,3 +540,6 @@ def unload_ipython_extension(ipython: Any) -> None:
     if isinstance(magic, SMTPMagic):
         magic.context.close_all()
         atexit.unregister(magic.context.close_all)
+    ipython.configurables[:] = [
+        c for c in ipython.configurables if not isinstance(c, (_ProtocolMagics, LabMagic))
+    ]

@@ -37,22 +37,22 @@ class CellView:
     def __len__(self) -> int:
         return len(self.exchanges)
 
-    def text(self) -> str:
+    def as_text(self) -> str:
         """Every exchange's text, then why the cell stopped."""
-        parts = [x.text() for x in self.exchanges]
+        parts = [x.as_text() for x in self.exchanges]
         if self.stopped:
             parts.append(f"stopped: {self.stopped}")
         return "\n".join(parts)
 
-    def html(self) -> str:
+    def as_html(self) -> str:
         """Every exchange's HTML, then why the cell stopped."""
-        parts = [x.html() for x in self.exchanges]
+        parts = [x.as_html() for x in self.exchanges]
         if self.stopped:
             parts.append(h.line(h.badge("note"), " ", h.esc(f"stopped: {self.stopped}")))
         return "".join(parts)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.text(), "text/html": self.html()}
+        return {"text/plain": self.as_text(), "text/html": self.as_html()}
 
     def __repr__(self) -> str:
-        return self.text()
+        return self.as_text()

@@ -36,16 +36,16 @@ class LabView:
         rows += [("users (messages)", boxes), ("lists", lists), ("CA file", str(ep.ca_file))]
         return [*rows, ("maildir", str(ep.maildir))]
 
-    def text(self) -> str:
+    def as_text(self) -> str:
         """Aligned field: value lines."""
         return "\n".join(f"{k:>16}: {v}" for k, v in self.rows())
 
-    def html(self) -> str:
+    def as_html(self) -> str:
         """A two-column table."""
         return h.box(h.table(("", ""), self.rows()))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.text(), "text/html": self.html()}
+        return {"text/plain": self.as_text(), "text/html": self.as_html()}
 
     def __repr__(self) -> str:
-        return self.text()
+        return self.as_text()

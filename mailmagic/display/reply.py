@@ -99,7 +99,7 @@ class ReplyView:
         verb = self.command.split(" ", 1)[0].upper()
         return parse_uidl(self.reply) if verb == "UIDL" else parse_scan(self.reply)
 
-    def text(self) -> str:
+    def as_text(self) -> str:
         """The concise text/plain form."""
         out = [f"C: {self.command}"]
         if self.warning:
@@ -111,7 +111,7 @@ class ReplyView:
         out += [f"   {ext}: {what}" for ext, what in extension_rows(self.reply, self.command)]
         return "\n".join(out)
 
-    def html(self) -> str:
+    def as_html(self) -> str:
         """The self-contained text/html form."""
         parts = [h.line(h.muted(f"{self.protocol} {self.session} \u2190 "), h.esc(self.command))]
         if self.warning:
@@ -125,7 +125,7 @@ class ReplyView:
         return h.box(*parts)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.text(), "text/html": self.html()}
+        return {"text/plain": self.as_text(), "text/html": self.as_html()}
 
     def __repr__(self) -> str:
-        return self.text()
+        return self.as_text()

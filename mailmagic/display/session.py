@@ -51,19 +51,19 @@ class SessionView:
         rows += [("state", _state(s)), ("next", next_), ("TLS", _tls(s))]
         return rows + ([("note", self.note)] if self.note else [])
 
-    def text(self) -> str:
+    def as_text(self) -> str:
         """Aligned field: value lines."""
         return "\n".join(f"{k:>8}: {v}" for k, v in self.rows())
 
-    def html(self) -> str:
+    def as_html(self) -> str:
         """A two-column table."""
         return h.box(h.table(("", ""), self.rows()))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.text(), "text/html": self.html()}
+        return {"text/plain": self.as_text(), "text/html": self.as_html()}
 
     def __repr__(self) -> str:
-        return self.text()
+        return self.as_text()
 
 
 @dataclass(frozen=True)
@@ -86,20 +86,20 @@ class SessionsView:
             for s in self.sessions
         ]
 
-    def text(self) -> str:
+    def as_text(self) -> str:
         """One line per session."""
         if not self.sessions:
             return f"no {self.protocol} sessions"
         return "\n".join("  ".join(row) for row in self.rows())
 
-    def html(self) -> str:
+    def as_html(self) -> str:
         """A table of sessions."""
         if not self.sessions:
             return h.box(h.muted(f"no {self.protocol} sessions"))
         return h.box(h.table(("name", "server", "state", "TLS"), self.rows()))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.text(), "text/html": self.html()}
+        return {"text/plain": self.as_text(), "text/html": self.as_html()}
 
     def __repr__(self) -> str:
-        return self.text()
+        return self.as_text()

@@ -26,11 +26,11 @@ class TranscriptView:
     name: str
     transcript: Transcript
 
-    def text(self) -> str:
+    def as_text(self) -> str:
         """Telnet-style: C: / S: lines, [notes]."""
         return f"transcript of {self.name}:\n{self.transcript.text()}"
 
-    def html(self) -> str:
+    def as_html(self) -> str:
         """One row per entry, coloured by direction, TLS entries marked with a lock."""
         rows = []
         for entry in self.transcript.entries:
@@ -45,7 +45,7 @@ class TranscriptView:
         return h.box(h.line(h.muted(f"transcript of {self.name}")), *rows)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.text(), "text/html": self.html()}
+        return {"text/plain": self.as_text(), "text/html": self.as_html()}
 
     def __repr__(self) -> str:
-        return self.text()
+        return self.as_text()

@@ -115,8 +115,8 @@ class Session(ABC, Generic[C, R]):
         s = self.settings
         self.conn = self._new_connection()
         self.tls = None
-        self._transport = Transport(s.host, s.port, s.timeout)
         self.status, self.reason = "open", ""
+        self._transport = self._guarded(Transport, s.host, s.port, s.timeout)
         self.transcript.note(f"connected to {s.host}:{s.port}", tls=False)
         if s.tls == "implicit":
             self._upgrade()
@@ -196,7 +196,7 @@ class Session(ABC, Generic[C, R]):
                 self.conn.receive_data(data)
                 continue
             if isinstance(event, ConnectionClosed):
-                self._fail("closed", f"the server closed the connection: {event.reason}")
+                self._fail("closed", event.reason)
             return self._record(event, started)
 
     def _receive(self, transport: Transport, deadline: float, timeout: float) -> bytes:

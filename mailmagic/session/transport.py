@@ -110,7 +110,7 @@ class Transport:
         try:
             self._sock.sendall(data)
         except OSError as error:
-            raise TransportError(f"sending failed: {error.strerror or error}") from None
+            raise TransportError(_lost(error)) from None
 
     def recv(self, deadline: float) -> bytes:
         """Up to RECV_CHUNK bytes; b"" when the server closed; ReadTimeout after ``deadline``."""
@@ -121,12 +121,16 @@ class Transport:
                 if time.monotonic() >= deadline:
                     raise ReadTimeout("no reply") from None
             except OSError as error:
-                raise TransportError(f"the connection failed: {error.strerror or error}") from None
+                raise TransportError(_lost(error)) from None
 
     def close(self) -> None:
         """Close the socket; safe to call twice."""
         with contextlib.suppress(OSError):
             self._sock.close()
+
+
+def _lost(error: OSError) -> str:
+    return f"the connection was lost: {error.strerror or error}"
 
 
 def _peer_certificate(sock: ssl.SSLSocket) -> dict[str, object]:

@@ -1,0 +1,62 @@
+# What this module does: tests of the other views (mailmagic/display/cell.py, session.py,
+# transcript.py, lab.py, html.py) against real sessions on the lab server: what they show, and
+# that every text/html fallback escapes what came from a server and carries no script.
+from __future__ import annotations
+
+from mailmagic.display import html as h
+from mailmagic.display.cell import CellView
+from mailmagic.display.lab import LabView
+from mailmagic.display.reply import ReplyView
+from mailmagic.display.session import SessionsView, SessionView
+from mailmagic.display.transcript import TranscriptView
+from mailmagic.lab import LabServer
+from mailmagic.session.base import Settings
+from mailmagic.session.smtp import SmtpSession
+from tests.display.hostile import HOSTILE, assert_inert, smtp_reply
+
+
+def test_cell_view_lists_exchanges_and_why_it_stopped() -> None:
+    ok = ReplyView(smtp_reply("NOOP", b"250 2.0.0 OK\r\n"), "NOOP", "s", "SMTP")
+    bad = ReplyView(
+        smtp_reply("VRFY x", f"550 5.1.1 {HOSTILE[0]}\r\n".encode()), "VRFY x", "s", "SMTP"
+    )
+    cell = CellView((ok, bad), stopped="at the first failure")
+    assert len(cell) == 2 and cell[-1] is bad and cell.last is bad
+    assert [r.code for r in cell.replies] == [250, 550]  # type: ignore[union-attr]
+    assert cell.as_text().endswith("stopped: at the first failure")
+    assert_inert(cell.as_html())
+
+
+def test_session_views_show_state_next_commands_and_tls(lab: LabServer) -> None:
+    ca = str(lab.endpoints.ca_file)
+    s = SmtpSession("main", Settings("127.0.0.1", lab.endpoints.smtps, tls="implicit", cafile=ca))  # type: ignore[arg-type]
+    s.connect()
+    view = SessionView(s).as_text()
+    assert "GREETED" in view and "EHLO" in view and "verified" in view and "TLSv1" in view
+    listing = SessionsView("SMTP", [s], "main")
+    assert listing.as_text().startswith("* main") and "<table" in listing.as_html()
+    s.close()
+    assert "reconnect" in SessionView(s).as_text()
+    assert SessionsView("SMTP", [], None).as_text() == "no SMTP sessions"
+
+
+def test_transcript_view_marks_directions_tls_and_times(lab: LabServer) -> None:
+    s = SmtpSession("t", Settings("127.0.0.1", lab.endpoints.smtp))  # type: ignore[arg-type]
+    s.connect()
+    s.command("NOOP")
+    view = TranscriptView("t", s.transcript)
+    assert "C: NOOP" in view.as_text() and "S: 250 2.0.0 OK" in view.as_text()
+    assert " ms)" in view.as_html() and "<script" not in view.as_html()
+
+
+def test_lab_view_never_shows_passwords(lab: LabServer) -> None:
+    text = LabView(lab).as_text()
+    assert "alice (0)" in text and "team: alice bob" in text
+    assert "alice-password" not in text and "alice-password" not in LabView(lab).as_html()
+    assert LabView(lab).endpoints is lab.endpoints
+
+
+def test_html_helpers_escape_and_colour() -> None:
+    assert h.esc('<b a="1">') == "&lt;b a=&quot;1&quot;&gt;"
+    assert h.colour_of("550") == h.COLOURS["5"] and h.colour_of("+OK") == h.COLOURS["+OK"]
+    assert "&lt;x&gt;" in h.table(("a",), [("<x>",)])

@@ -1,0 +1,153 @@
+# What this module does: tests of what every session does (mailmagic/session/base.py): faults of
+# the server — it never answers, closes mid-reply, sends a 10 MB line, sends garbage instead of a
+# reply code, says 421 — give a clear error within the timeout and leave the session closed or
+# broken, never hung; reconnect reopens with the same settings; a closed session refuses clearly.
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import pytest
+
+from mailmagic.lab import LabServer
+from mailmagic.protocol.errors import LocalProtocolError
+from mailmagic.session.base import SessionBroken, SessionClosed, Settings
+from mailmagic.session.pop3 import Pop3Session
+from mailmagic.session.smtp import SmtpSession
+from tests.session.fake_server import big_line, fake_server
+
+S220_READY = b"220 fake.test ESMTP ready\r\n"
+
+
+def smtp(port: int, timeout: float = 1.0) -> SmtpSession:
+    return SmtpSession("t", Settings("127.0.0.1", port, timeout=timeout))
+
+
+def test_a_server_that_never_answers_breaks_the_session_within_the_timeout() -> None:
+    with fake_server(("sleep", 30)) as port:
+        session = smtp(port, timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(SessionBroken, match=r"no complete reply within 0.5 s"):
+            session.connect()
+        assert time.monotonic() - started < 3
+    assert session.status == "broken"
+
+
+def test_a_reply_cut_in_the_middle_closes_the_session_and_says_so() -> None:
+    with fake_server(
+        ("send", S220_READY), ("readline", None), ("send", b"250-half"), ("close", None)
+    ) as port:
+        session = smtp(port)
+        session.connect()
+        with pytest.raises(SessionClosed, match="closed the connection"):
+            session.command("EHLO me")
+    assert session.status == "closed"
+    assert "closed the connection" in session.reason
+
+
+def test_a_ten_megabyte_line_fails_fast_with_bounded_memory() -> None:
+    with fake_server(("send", big_line(10))) as port:
+        session = smtp(port, timeout=10)
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(SessionBroken, match="broke the protocol"):
+                session.connect()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert time.monotonic() - started < 5
+    assert peak < 4 * 1024 * 1024
+    assert session.status == "broken"
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"HTTP/1.1 400 Bad Request\r\n", b"SSH-2.0-OpenSSH_9.2\r\n", b"\x16\x03\x01\x00\xa5\r\n"],
+)
+def test_garbage_instead_of_a_reply_code(garbage: bytes) -> None:
+    with fake_server(("send", garbage)) as port:
+        session = smtp(port)
+        with pytest.raises(SessionBroken, match="broke the protocol") as failed:
+            session.connect()
+    assert "reconnect" in str(failed.value)
+
+
+def test_a_421_closes_the_session(lab: LabServer) -> None:
+    lab.faults.override("smtp", "NOOP", "421 4.3.2 System shutting down")
+    session = smtp(lab.endpoints.smtp)  # type: ignore[arg-type]
+    session.connect()
+    reply = session.command("NOOP")
+    assert reply is not None and reply.code == 421
+    assert session.status == "closed"
+    with pytest.raises(SessionClosed, match=r"is closed .*421 4.3.2"):
+        session.command("NOOP")
+
+
+def test_a_dropped_connection_then_reconnect(lab: LabServer) -> None:
+    lab.faults.drop_after("pop3", "NOOP", times=1)
+    session = Pop3Session("p", Settings("127.0.0.1", lab.endpoints.pop3, timeout=5))  # type: ignore[arg-type]
+    session.connect()
+    session.command("NOOP")
+    # Depending on timing the client sees the close (EOF) or a reset when it sends.
+    with pytest.raises(SessionClosed, match=r"closed the connection|connection was lost"):
+        session.command("CAPA")
+    greeting = session.reconnect()
+    assert greeting.ok and session.is_open
+    assert "[closed to reconnect]" not in session.transcript.text()  # nothing left to close
+    assert session.transcript.text().count("connected to") == 2
+
+
+def test_connection_refused_is_a_clear_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, never listening: connections are refused
+        session = smtp(port)
+        with pytest.raises(SessionClosed, match=f"could not connect to 127.0.0.1:{port}"):
+            session.connect()
+
+
+def test_a_closed_session_refuses_and_says_how_to_go_on(
+    lab_factory: Callable[..., LabServer],
+) -> None:
+    lab = lab_factory()
+    session = smtp(lab.endpoints.smtp)  # type: ignore[arg-type]
+    session.connect()
+    session.close()
+    with pytest.raises(SessionClosed, match=r"'t' is closed .*reconnect it or open a new one"):
+        session.command("NOOP")
+    assert session.status == "closed"
+
+
+def test_an_injected_line_is_refused_before_anything_is_sent(lab: LabServer) -> None:
+    session = smtp(lab.endpoints.smtp)  # type: ignore[arg-type]
+    session.connect()
+    entries = len(session.transcript.entries)
+    with pytest.raises(LocalProtocolError):
+        session.command("NOOP\r\nRSET")
+    assert len(session.transcript.entries) == entries
+    reply = session.command("NOOP")
+    assert reply is not None and reply.code == 250
+
+
+def test_ctrl_c_stops_a_wait_at_once_and_marks_the_session_broken(lab: LabServer) -> None:
+    session = smtp(lab.endpoints.smtp, timeout=20)  # type: ignore[arg-type]
+    session.connect()
+    lab.faults.delay("smtp", 10_000, "NOOP")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            session.command("NOOP")
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - started < 2
+    assert session.status == "broken" and "interrupted" in session.reason

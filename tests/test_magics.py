@@ -1,0 +1,279 @@
+# What this module does: tests of the magics (mailmagic/magics.py) through a real IPython
+# InteractiveShell and the real lab server: sessions kept from call to call, raw lines as typed,
+# cells (DATA included), control words never taken for verbs, --expect, named sessions, secrets
+# never typed nor shown, traitlets settings, and UsageError (one line, no traceback) for misuse.
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import StdinNotImplementedError, UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from mailmagic import load_ipython_extension, unload_ipython_extension
+from mailmagic.display.cell import CellView
+from mailmagic.display.reply import ReplyView
+from mailmagic.magics import ExpectFailed, split_options
+
+S220_READY = 220
+S221_CLOSING = 221
+S250_OK = 250
+S354_START_INPUT = 354
+S500_UNKNOWN = 500
+S550_UNAVAILABLE = 550
+
+SEED_SMTP_CELL = """\
+HELO mycomputer.mydomain.com
+MAIL FROM: me@mydomain.com
+RCPT TO: alice@lab.test
+DATA
+From: Your Name
+To: Their name
+CC: Someone else
+Subject: Your subject.
+
+Message Body
+.
+QUIT
+"""
+
+
+class Shell:
+    """A real InteractiveShell with mailmagic loaded and a lab server in the test's folder."""
+
+    def __init__(self, shell: InteractiveShell, maildir: Path) -> None:
+        self.shell = shell
+        self.maildir = maildir
+
+    def line(self, name: str, line: str = "") -> Any:
+        return self.shell.run_line_magic(name, line)
+
+    def cell(self, name: str, line: str, cell: str) -> Any:
+        return self.shell.run_cell_magic(name, line, cell)
+
+
+@pytest.fixture
+def ip(tmp_path: Path) -> Iterator[Shell]:
+    shell = InteractiveShell.instance()
+    load_ipython_extension(shell)
+    yield Shell(shell, tmp_path / "maildir")
+    unload_ipython_extension(shell)
+
+
+@pytest.fixture
+def lab_ip(ip: Shell) -> Shell:
+    ip.line("maillab", f"start --maildir {ip.maildir}")
+    return ip
+
+
+def test_the_extension_registers_every_magic(ip: Shell) -> None:
+    for name in ("smtp", "pop3"):
+        assert ip.shell.find_line_magic(name) and ip.shell.find_cell_magic(name)
+    assert ip.shell.find_line_magic("maillab")
+
+
+def test_open_without_a_lab_says_what_to_do(ip: Shell) -> None:
+    with pytest.raises(UsageError, match=r"lab server is not running: %maillab start"):
+        ip.line("smtp", "open")
+
+
+def test_seed_walkthrough_in_one_cell_then_read_back(lab_ip: Shell) -> None:
+    assert lab_ip.line("smtp", "open").code == S220_READY
+    result = lab_ip.cell("smtp", "", SEED_SMTP_CELL)
+    assert isinstance(result, CellView) and result.stopped is None
+    codes = [r.code for r in result.replies]
+    assert codes == [250, 250, 250, S354_START_INPUT, 250, S221_CLOSING]
+    assert lab_ip.line("pop3", "open").ok
+    lab_ip.line("pop3", "USER alice")
+    assert lab_ip.line("pop3", "PASS").ok
+    listing = lab_ip.line("pop3", "LIST")
+    assert [e.number for e in listing.entries] == [1]
+    retr = lab_ip.line("pop3", "RETR 1")
+    assert retr.body.endswith(b"Subject: Your subject.\r\n\r\nMessage Body\r\n")
+
+
+def test_line_by_line_session_persists_and_values_are_usable(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open")
+    assert lab_ip.line("smtp", "HELO me").code == S250_OK
+    r = lab_ip.line("smtp", "noop")
+    assert isinstance(r, ReplyView) and r.code == S250_OK and r.ok
+    assert str(r.enhanced) == "2.0.0"
+    bundle = r._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"} and "250 2.0.0 OK" in bundle["text/plain"]
+
+
+def test_unknown_verbs_are_sent_and_control_words_can_be_forced_raw(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open")
+    frob = lab_ip.line("smtp", "FROB something")
+    assert frob.code == S500_UNKNOWN and "not an SMTP command" in (frob.warning or "")
+    forced = lab_ip.line("smtp", "-- open sesame")
+    assert forced.code == S500_UNKNOWN and forced.command == "open sesame"
+    sessions = lab_ip.line("smtp", "sessions")
+    assert "default" in sessions.as_text()
+
+
+def test_expect_passes_and_fails(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open")
+    assert lab_ip.line("smtp", "--expect 2xx NOOP").code == S250_OK
+    with pytest.raises(ExpectFailed, match="expected 5xx, got 250"):
+        lab_ip.line("smtp", "--expect 5xx NOOP")
+    lab_ip.line("smtp", "HELO me")
+    lab_ip.line("smtp", "MAIL FROM:<a@b.c>")
+    assert lab_ip.line("smtp", "--expect 550 RCPT TO:<x@elsewhere.org>").code == S550_UNAVAILABLE
+    with pytest.raises(UsageError, match="not a reply pattern"):
+        lab_ip.line("smtp", "--expect 2yy NOOP")
+
+
+def test_pop3_expect_and_cells_stop_at_the_first_failure(lab_ip: Shell) -> None:
+    lab_ip.line("pop3", "open")
+    stopped = lab_ip.cell("pop3", "", "USER alice\nSTAT\nNOOP\n")
+    assert [r.ok for r in stopped.replies] == [True, False]
+    assert stopped.stopped and "--continue" in stopped.stopped
+    went_on = lab_ip.cell("pop3", "--continue", "STAT\nCAPA\n")
+    assert [r.ok for r in went_on.replies] == [False, True]
+    with pytest.raises(ExpectFailed):
+        lab_ip.cell("pop3", "--expect +OK", "STAT\n")
+    assert lab_ip.line("pop3", "--expect -ERR STAT").ok is False
+
+
+def test_named_sessions(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open")
+    lab_ip.line("smtp", "open lab submission --name sub")
+    listing = lab_ip.line("smtp", "sessions").as_text()
+    assert "* sub" in listing and "  default" in listing
+    assert lab_ip.line("smtp", "--session default NOOP").code == S250_OK
+    lab_ip.line("smtp", "use default")
+    assert lab_ip.line("smtp", "status").session.name == "default"
+    lab_ip.line("smtp", "close sub")
+    assert "sub" not in lab_ip.line("smtp", "sessions").as_text()
+    with pytest.raises(UsageError, match="no SMTP session named 'sub'"):
+        lab_ip.line("smtp", "use sub")
+
+
+def test_misuse_is_a_one_line_usage_error(lab_ip: Shell) -> None:
+    with pytest.raises(UsageError, match="no SMTP session yet: open one first"):
+        lab_ip.line("smtp", "NOOP")
+    lab_ip.line("smtp", "open")
+    with pytest.raises(UsageError, match="unknown option --frob"):
+        lab_ip.line("smtp", "--frob NOOP")
+    with pytest.raises(UsageError, match="512"):
+        lab_ip.line("smtp", "NOOP " + "x" * 600)
+    with pytest.raises(UsageError, match="--help"):
+        lab_ip.line("smtp", "open lab --nonsense")
+    lab_ip.line("smtp", "QUIT")
+    with pytest.raises(UsageError, match=r"is closed .*reconnect"):
+        lab_ip.line("smtp", "NOOP")
+    assert lab_ip.line("smtp", "reconnect").code == S220_READY
+
+
+def test_usage_errors_show_without_a_traceback(
+    lab_ip: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = lab_ip.shell.run_cell("%smtp NOOP")
+    assert isinstance(result.error_in_exec, UsageError)
+    err = capsys.readouterr().err + capsys.readouterr().out
+    assert "Traceback" not in err
+
+
+def test_passwords_never_typed_nor_shown(lab_ip: Shell) -> None:
+    lab_ip.line("pop3", "open")
+    lab_ip.line("pop3", "USER alice")
+    reply = lab_ip.line("pop3", "PASS")
+    assert reply.ok and reply.command == "PASS ***"
+    transcript = lab_ip.line("pop3", "transcript")
+    assert (
+        "alice-password" not in transcript.as_text()
+        and "alice-password" not in transcript.as_html()
+    )
+
+
+def test_pop3_login_helpers(lab_ip: Shell) -> None:
+    lab_ip.line("pop3", "open")
+    assert lab_ip.line("pop3", "login alice --apop").ok
+    lab_ip.line("pop3", "open --name s")
+    assert lab_ip.line("pop3", "login bob --sasl").ok
+    lab_ip.line("pop3", "open --name apop")
+    assert "[IN-USE]" in lab_ip.line("pop3", "APOP alice").text
+    lab_ip.line("pop3", "close default")
+    assert lab_ip.line("pop3", "--session apop APOP alice").ok
+
+
+def test_password_from_the_environment(ip: Shell, monkeypatch: pytest.MonkeyPatch) -> None:
+    ip.line("maillab", f"start --maildir {ip.maildir} --user carol:s3cret-from-env")
+    monkeypatch.setenv("CAROL_PASSWORD", "s3cret-from-env")
+    ip.line("pop3", "open")
+    assert ip.line("pop3", "login carol --password-env CAROL_PASSWORD").ok
+
+
+def test_prompt_when_the_server_is_not_the_lab(
+    lab_ip: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoints = lab_ip.line("maillab").endpoints
+    lab_ip.line("pop3", f"open 127.0.0.1 {endpoints.pop3}")
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: "alice-password")
+    lab_ip.line("pop3", "USER alice")
+    assert lab_ip.line("pop3", "PASS").ok
+
+    def cannot_prompt(prompt: str) -> str:
+        raise StdinNotImplementedError("no stdin")
+
+    lab_ip.line("pop3", f"open 127.0.0.1 {endpoints.pop3} --name other")
+    lab_ip.line("pop3", "USER bob")
+    monkeypatch.setattr(getpass, "getpass", cannot_prompt)
+    with pytest.raises(UsageError, match=r"cannot prompt.*--password-env"):
+        lab_ip.line("pop3", "PASS")
+
+
+def test_smtp_login_and_sendmail(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open lab submission")
+    lab_ip.line("smtp", "EHLO me")
+    assert lab_ip.line("smtp", "login alice").code == 235
+    sent = lab_ip.cell(
+        "smtp", "sendmail --from alice@lab.test --to bob@lab.test --subject Hi", "Hello Bob\n.\n"
+    )
+    assert [r.code for r in sent.replies] == [250, 250, 354, 250]
+    assert "alice-password" not in lab_ip.line("smtp", "transcript").as_text()
+
+
+def test_starttls_by_hand_and_at_open(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open")
+    lab_ip.line("smtp", "EHLO me")
+    assert lab_ip.line("smtp", "STARTTLS").code == S220_READY
+    status = lab_ip.line("smtp", "status").as_text()
+    assert "TLSv1" in status and "verified" in status
+    assert lab_ip.line("smtp", "open --starttls --name s2").code == S220_READY
+    assert lab_ip.line("pop3", "open --tls").ok
+    assert "TLSv1" in lab_ip.line("pop3", "status").as_text()
+
+
+def test_traitlets_configuration(lab_ip: Shell) -> None:
+    lab_ip.shell.run_line_magic("config", "SMTPMagic.timeout = 3.5")
+    lab_ip.line("smtp", "open")
+    assert lab_ip.line("smtp", "status").session.settings.timeout == 3.5
+
+
+def test_maillab_shows_state_and_gives_the_server(lab_ip: Shell) -> None:
+    view = lab_ip.line("maillab")
+    assert "alice (0)" in view.as_text() and "password" not in view.as_text()
+    view.faults.override("smtp", "NOOP", "250 2.0.0 overridden")
+    lab_ip.line("smtp", "open")
+    assert lab_ip.line("smtp", "NOOP").text == "2.0.0 overridden"
+    assert not lab_ip.line("maillab", "stop").server.running
+
+
+@pytest.mark.parametrize(
+    ("line", "options", "rest"),
+    [
+        ("NOOP", {}, "NOOP"),
+        ("--expect 250 MAIL FROM:<a@b>", {"expect": "250"}, "MAIL FROM:<a@b>"),
+        ("--session s2 --timeout 3 RSET", {"session": "s2", "timeout": "3"}, "RSET"),
+        ("-- --expect", {"raw": "yes"}, "--expect"),
+        ("--expect 2xx -- open", {"expect": "2xx", "raw": "yes"}, "open"),
+        ("--continue", {"continue": "yes"}, ""),
+    ],
+)
+def test_split_options(line: str, options: dict[str, str], rest: str) -> None:
+    assert split_options(line) == (options, rest)
