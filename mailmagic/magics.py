@@ -13,17 +13,18 @@ import atexit
 import getpass
 import shlex
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, NoReturn, TypeVar, cast
 
 from IPython.core import magic as _magic
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, magics_class
 from IPython.display import display as _display
-from traitlets import Bool, Float, Unicode
+from traitlets import Bool, Float, Int, Unicode
 
 from mailmagic.display.cell import CellView
 from mailmagic.display.lab import LabView
+from mailmagic.display.mailbox import MailboxView
 from mailmagic.display.reply import ReplyView, is_failure, status_of
 from mailmagic.display.session import SessionsView, SessionView
 from mailmagic.display.transcript import TranscriptView
@@ -43,7 +44,18 @@ line_magic = cast(Callable[[_F], _F], _magic.line_magic)
 display = cast(Callable[..., None], _display)
 
 CONTROL_WORDS = frozenset(
-    {"open", "close", "reconnect", "sessions", "use", "status", "transcript", "login", "sendmail"}
+    {
+        "open",
+        "close",
+        "reconnect",
+        "sessions",
+        "use",
+        "status",
+        "transcript",
+        "login",
+        "sendmail",
+        "mailbox",
+    }
 )
 _VALUE_OPTIONS = {"expect", "session", "timeout"}
 _FLAG_OPTIONS = {"continue"}
@@ -205,7 +217,12 @@ class _ProtocolMagics(Magics):
         warning = session.conn.warning(line) if session.is_open else None
         shown = session.conn.mask(line)
         reply = session.command(line, timeout=timeout or self.timeout)
-        return ReplyView(reply, shown, session.name, session.protocol, warning)
+        return self._view(reply, shown, session, warning)
+
+    def _view(
+        self, reply: Any, command: str, session: Session[Any, Any], warning: str | None = None
+    ) -> ReplyView:
+        return ReplyView(reply, command, session.name, self.protocol, warning, live=session)
 
     def _complete_secret(self, session: Session[Any, Any], line: str) -> str:
         return line
@@ -289,13 +306,11 @@ class _ProtocolMagics(Magics):
         session = self.registry.add(self._new_session(ns.name, settings))
         greeting = session.connect()
         note = "certificate checks are OFF (--insecure): use only with a throwaway test server"
-        return ReplyView(
-            greeting,
-            f"open {settings.host} {settings.port}",
-            session.name,
-            self.protocol,
-            note if settings.insecure else None,
+        target = (
+            f"lab {ns.port or 'default port'}" if settings.lab else f"{ns.host} {settings.port}"
         )
+        view = self._view(greeting, f"open {target}", session, note if settings.insecure else None)
+        return replace(view, panel=True)
 
     def _settings(self, ns: argparse.Namespace) -> Settings:
         mode: TlsMode = ns.mode or "plain"
@@ -325,8 +340,7 @@ class _ProtocolMagics(Magics):
 
     def _reconnect(self, args: str) -> ReplyView:
         session = self.registry.get(args.strip() or None)
-        greeting = session.reconnect()
-        return ReplyView(greeting, "reconnect", session.name, self.protocol)
+        return replace(self._view(session.reconnect(), "reconnect", session), panel=True)
 
     def _transcript(self, args: str) -> TranscriptView:
         session = self.registry.get(args.strip() or None)
@@ -399,7 +413,7 @@ class SMTPMagic(_ProtocolMagics):
         session = self.registry.get()
         secret = self._password(session, ns.user, ns.password_env)
         reply = session.login(ns.user, secret, ns.mechanism)
-        return ReplyView(reply, f"AUTH {ns.mechanism.upper()} (as {ns.user})", session.name, "SMTP")
+        return self._view(reply, f"AUTH {ns.mechanism.upper()} (as {ns.user})", session)
 
     def _sendmail(self, args: str, body: str) -> CellView:
         p = self._parser("sendmail", "sendmail --from A --to B [--to C] [--cc D] [--subject S]")
@@ -411,7 +425,7 @@ class SMTPMagic(_ProtocolMagics):
         session = self.registry.get()
         message = build_message(ns.sender, ns.to, ns.subject, body, ns.cc)
         steps = session.send_message(ns.sender, [*ns.to, *ns.cc], message)
-        return CellView(tuple(ReplyView(r, c, session.name, "SMTP") for c, r in steps))
+        return CellView(tuple(self._view(r, c, session) for c, r in steps))
 
 
 @magics_class
@@ -421,6 +435,8 @@ class POP3Magic(_ProtocolMagics):
     protocol = "POP3"
     ports: ClassVar[dict[str, int]] = {"plain": 110, "implicit": 995}
     lab_listeners: ClassVar[dict[str, str]] = {"plain": "pop3", "implicit": "pop3s"}
+
+    displaylimit = Int(50, help="Rows per page of a mailbox table.").tag(config=True)
 
     @property
     def registry(self) -> Registry[Pop3Session]:
@@ -438,7 +454,22 @@ class POP3Magic(_ProtocolMagics):
     def _helper(self, word: str, args: str, cell: str | None) -> Any:
         if word == "login":
             return self._login(args)
+        if word == "mailbox":
+            return self._mailbox(args)
         return super()._helper(word, args, cell)
+
+    def _view(
+        self, reply: Any, command: str, session: Session[Any, Any], warning: str | None = None
+    ) -> ReplyView:
+        view = super()._view(reply, command, session, warning)
+        return replace(view, displaylimit=self.displaylimit)
+
+    def _mailbox(self, args: str) -> MailboxView:
+        """LIST and UIDL, then the mailbox table (a logged-in session is needed)."""
+        session = self.registry.get(args.strip() or None)
+        for line in ("LIST", "UIDL"):
+            session.command(line)
+        return MailboxView(session, self.displaylimit)
 
     def _login(self, args: str) -> ReplyView:
         p = self._parser("login", "login USER [--apop|--sasl] [--password-env NAME]")
@@ -451,9 +482,7 @@ class POP3Magic(_ProtocolMagics):
         session = self.registry.get()
         secret = self._password(session, ns.user, ns.password_env)
         reply = session.login(ns.user, secret, ns.method or "user")
-        return ReplyView(
-            reply, f"login {ns.user} ({ns.method or 'USER/PASS'})", session.name, "POP3"
-        )
+        return self._view(reply, f"login {ns.user} ({ns.method or 'USER/PASS'})", session)
 
     def _complete_secret(self, session: Session[Any, Any], line: str) -> str:
         """``PASS`` alone, or ``APOP user`` alone: fill in the secret (never typed)."""

@@ -29,6 +29,20 @@ def lab_factory(tmp_path: Path) -> Iterator[Callable[..., LabServer]]:
 
 
 @pytest.fixture
+def ipython_shell() -> Any:
+    """The process's one IPython shell, made the way IPython's own test suite makes it.
+
+    Every test module that needs a shell uses this, so they share one singleton whatever order
+    pytest runs them in.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.testing.globalipapp import start_ipython
+
+    start_ipython()
+    return InteractiveShell.instance()
+
+
+@pytest.fixture
 def lab(lab_factory: Callable[..., LabServer]) -> LabServer:
     """A running lab server with the default users (alice, bob) and list (team)."""
     return lab_factory()

@@ -56,8 +56,8 @@ class Shell:
 
 
 @pytest.fixture
-def ip(tmp_path: Path) -> Iterator[Shell]:
-    shell = InteractiveShell.instance()
+def ip(tmp_path: Path, ipython_shell: InteractiveShell) -> Iterator[Shell]:
+    shell = ipython_shell
     load_ipython_extension(shell)
     yield Shell(shell, tmp_path / "maildir")
     unload_ipython_extension(shell)

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import ipywidgets as widgets
+
 from mailmagic.display import html as h
+from mailmagic.display.bundle import mimebundle
 from mailmagic.display.reply import AnyReply, ReplyView
 
 
@@ -51,8 +54,15 @@ class CellView:
             parts.append(h.line(h.badge("note"), " ", h.esc(f"stopped: {self.stopped}")))
         return "".join(parts)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.as_text(), "text/html": self.as_html()}
+    def widget(self) -> widgets.VBox:
+        """Each exchange's widget in turn, then why the cell stopped."""
+        children: list[widgets.Widget] = [x.widget() for x in self.exchanges]
+        if self.stopped:
+            children.append(widgets.HTML(h.line(h.badge("note"), " ", h.esc(self.stopped))))
+        return widgets.VBox(children)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return mimebundle(self.as_text(), self.as_html(), self.widget)
 
     def __repr__(self) -> str:
         return self.as_text()

@@ -1,15 +1,23 @@
 # What this module does: the view of one exchange, a command and the server's reply, as a magic
 # returns it. It is also the result object users keep (`r = %smtp NOOP`, `r.code`): attribute
 # access falls through to the reply, and POP3 drop listings are read into `.stat` / `.entries`.
-# Output: a concise text/plain and an escaped, script-free text/html (display/html.py). The reply
-# badge, its meaning (basic code, enhanced code part by part, POP3 response code) and, for EHLO and
-# CAPA, one row per extension with what it means.
+# Output: a concise text/plain, an escaped, script-free text/html (display/html.py) and, in a
+# kernel, a widget: the reply badge coloured by class, its meaning (basic code, enhanced code part
+# by part, POP3 response code), for EHLO and CAPA one row per extension with what it means; below
+# it, for a live session, the session panel (after open), the mailbox table (after STAT, LIST,
+# UIDL) or the message viewer (after RETR, TOP).
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import ipywidgets as widgets
+
 from mailmagic.display import html as h
+from mailmagic.display.bundle import mimebundle
+from mailmagic.display.mailbox import MailboxView
+from mailmagic.display.message import MessageView
+from mailmagic.display.session import SessionView
 from mailmagic.protocol.codes import explain_capa, explain_ehlo_keyword
 from mailmagic.protocol.listing import (
     MaildropStat,
@@ -21,6 +29,7 @@ from mailmagic.protocol.listing import (
 )
 from mailmagic.protocol.pop3 import Continuation, Pop3Reply
 from mailmagic.protocol.smtp import Reply
+from mailmagic.session.base import Session
 
 AnyReply = Reply | Pop3Reply | Continuation
 
@@ -74,6 +83,9 @@ class ReplyView:
     session: str
     protocol: str
     warning: str | None = None
+    live: Session[Any, Any] | None = field(default=None, compare=False, repr=False)
+    panel: bool = False  # show the live session panel under the reply (after open, reconnect)
+    displaylimit: int = 50
 
     def __getattr__(self, name: str) -> Any:
         reply = self.__dict__.get("reply")
@@ -113,19 +125,54 @@ class ReplyView:
 
     def as_html(self) -> str:
         """The self-contained text/html form."""
-        parts = [h.line(h.muted(f"{self.protocol} {self.session} \u2190 "), h.esc(self.command))]
-        if self.warning:
-            parts.append(h.line(h.muted(f"note: {self.warning}")))
-        if self.reply is not None:
-            parts.append(h.line(h.badge(status_of(self.reply)), " ", h.esc(meaning(self.reply))))
-            parts.append(h.pre(server_text(self.reply)))
-            rows = extension_rows(self.reply, self.command)
-            if rows:
-                parts.append(h.table(("extension", "meaning"), rows))
-        return h.box(*parts)
+        extra = self._extra()
+        return h.box(*self._parts_html(extra)) + (extra.as_html() if extra is not None else "")
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.as_text(), "text/html": self.as_html()}
+    def _parts_html(self, extra: Any) -> list[str]:
+        parts = [self._head_html()]
+        if self.reply is not None:
+            # A message shown below needs only the status line here.
+            shown = server_text(self.reply)
+            shown = shown.split("\n", 1)[0] if isinstance(extra, MessageView) else shown
+            parts += [self._meaning_html(), h.pre(shown), self._rows_html()]
+        return parts
+
+    def _meaning_html(self) -> str:
+        assert self.reply is not None
+        return h.line(h.badge(status_of(self.reply)), " ", h.esc(meaning(self.reply)))
+
+    def _extra(self) -> Any:
+        """The view shown under the reply, if any: message, mailbox or session panel."""
+        verb = self.command.split(" ", 1)[0].upper()
+        reply = self.reply
+        if isinstance(reply, Pop3Reply) and reply.ok and verb in ("RETR", "TOP"):
+            return MessageView(reply.body, title=self.command)
+        if self.live is None:
+            return None
+        if self.panel:
+            return SessionView(self.live)
+        if verb in ("STAT", "LIST", "UIDL") and isinstance(reply, Pop3Reply) and reply.ok:
+            return MailboxView(self.live, self.displaylimit)  # type: ignore[arg-type]
+        return None
+
+    def widget(self) -> widgets.VBox:
+        """Badge and meaning, the reply as sent, extensions, and the view under it."""
+        extra = self._extra()
+        children: list[widgets.Widget] = [widgets.HTML("".join(self._parts_html(extra)))]
+        if extra is not None:
+            children.append(extra.widget())
+        return widgets.VBox(children)
+
+    def _head_html(self) -> str:
+        head = h.line(h.muted(f"{self.protocol} {self.session} \u2190 "), h.esc(self.command))
+        return head + (h.line(h.muted(f"note: {self.warning}")) if self.warning else "")
+
+    def _rows_html(self) -> str:
+        rows = extension_rows(self.reply, self.command) if self.reply is not None else []
+        return h.table(("extension", "meaning"), rows) if rows else ""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return mimebundle(self.as_text(), self.as_html(), self.widget)
 
     def __repr__(self) -> str:
         return self.as_text()

@@ -1,14 +1,19 @@
 # What this module does: views of live sessions: one session's status (where it is connected, its
-# protocol state, the commands that make sense next, TLS version, cipher and certificate) and the
-# list of named sessions with the current one marked.
+# protocol state, the commands that make sense next, TLS version, cipher and certificate) with its
+# live transcript as a widget, and the list of named sessions with the current one marked.
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import ipywidgets as widgets
+
 from mailmagic.display import html as h
+from mailmagic.display.bundle import mimebundle
+from mailmagic.display.transcript import TranscriptView
 from mailmagic.session.base import Session
+from mailmagic.session.transcript import Entry
 
 
 def _where(session: Session[Any, Any]) -> str:
@@ -59,8 +64,19 @@ class SessionView:
         """A two-column table."""
         return h.box(h.table(("", ""), self.rows()))
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.as_text(), "text/html": self.as_html()}
+    def widget(self) -> widgets.VBox:
+        """The live panel: status table and transcript, both updated as cells run."""
+        status = widgets.HTML(self.as_html())
+
+        def update(entry: Entry) -> None:
+            status.value = self.as_html()
+
+        self.session.transcript.listeners.append(update)
+        transcript = TranscriptView(self.session.name, self.session.transcript).widget()
+        return widgets.VBox([status, transcript])
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return mimebundle(self.as_text(), self.as_html(), self.widget)
 
     def __repr__(self) -> str:
         return self.as_text()

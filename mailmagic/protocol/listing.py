@@ -1,8 +1,10 @@
 # What this module does: reads the POP3 replies that describe a maildrop into values: STAT's
 # "+OK count octets" (RFC 1939 section 5), LIST's scan listings "n octets" and UIDL's unique-id
-# listings "n uid" (section 7), single-line (with an argument) or multi-line (without).
+# listings "n uid" (section 7), single-line (with an argument) or multi-line (without); and
+# `Maildrop`, what a session has learnt of its maildrop from every reply so far.
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailmagic.protocol.pop3 import Pop3Reply
@@ -63,3 +65,84 @@ def parse_uidl(reply: Pop3Reply) -> list[UidEntry]:
     if not reply.ok:
         return []
     return [UidEntry(n, v) for n, v in _pairs(reply)]
+
+
+class Maildrop:
+    """What a POP3 session has learnt of its maildrop from the replies so far.
+
+    Fed every (command, reply) pair; knows sizes (LIST), UIDs (UIDL), header blocks (TOP/RETR)
+    and which messages are marked deleted (DELE, undone by RSET; RFC 1939 section 5). A new
+    connection starts a new Maildrop: message numbers only hold within one session.
+    """
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[], None]] = []
+        self.version = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (a new connection numbers the messages anew)."""
+        self.count: int | None = None
+        self.sizes: dict[int, int] = {}
+        self.uids: dict[int, str] = {}
+        self.headers: dict[int, bytes] = {}
+        self.deleted: set[int] = set()
+        self._changed()
+
+    def learn(self, command: str, reply: Pop3Reply) -> None:
+        """Update from one command and its reply (-ERR teaches nothing)."""
+        verb, _, argument = command.strip().partition(" ")
+        handler = _LEARNERS.get(verb.upper())
+        if reply.ok and handler is not None:
+            handler(self, argument.split(), reply)
+            self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        for listener in list(self.listeners):
+            listener()
+
+    @property
+    def numbers(self) -> list[int]:
+        """Every message number known, in order."""
+        known = set(self.sizes) | set(self.uids) | set(self.headers)
+        if self.count is not None:
+            known |= set(range(1, self.count + 1))
+        return sorted(known)
+
+    def _stat(self, args: list[str], reply: Pop3Reply) -> None:
+        stat = parse_stat(reply)
+        if stat is not None:
+            self.count = stat.count
+
+    def _list(self, args: list[str], reply: Pop3Reply) -> None:
+        entries = parse_scan(reply)
+        self.sizes.update((e.number, e.octets) for e in entries)
+        if not args:
+            self.count = len(entries) + len(self.deleted)
+
+    def _uidl(self, args: list[str], reply: Pop3Reply) -> None:
+        self.uids.update((e.number, e.uid) for e in parse_uidl(reply))
+
+    def _message(self, args: list[str], reply: Pop3Reply) -> None:
+        if args and args[0].isdigit():
+            head, _, _ = reply.body.partition(b"\r\n\r\n")
+            self.headers[int(args[0])] = head + b"\r\n"
+
+    def _dele(self, args: list[str], reply: Pop3Reply) -> None:
+        if args and args[0].isdigit():
+            self.deleted.add(int(args[0]))
+
+    def _rset(self, args: list[str], reply: Pop3Reply) -> None:
+        self.deleted.clear()
+
+
+_LEARNERS = {
+    "STAT": Maildrop._stat,
+    "LIST": Maildrop._list,
+    "UIDL": Maildrop._uidl,
+    "RETR": Maildrop._message,
+    "TOP": Maildrop._message,
+    "DELE": Maildrop._dele,
+    "RSET": Maildrop._rset,
+}

@@ -8,8 +8,9 @@ import base64
 import hashlib
 from typing import Literal
 
+from mailmagic.protocol.listing import Maildrop
 from mailmagic.protocol.pop3 import Continuation, Pop3Connection, Pop3Reply, Pop3State
-from mailmagic.session.base import Session, SessionError
+from mailmagic.session.base import Session, SessionError, Settings
 
 LoginMethod = Literal["user", "apop", "sasl"]
 
@@ -23,15 +24,23 @@ class Pop3Session(Session[Pop3Connection, "Pop3Reply | Continuation"]):
     last_user: str | None = None
     """The name of the last USER command, for a PASS whose secret is filled in later."""
 
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.maildrop = Maildrop()
+        super().__init__(name, settings)
+
     def _new_connection(self) -> Pop3Connection:
+        self.maildrop.reset()  # message numbers hold within one connection only
         return Pop3Connection()
 
     def command(self, line: str, timeout: float | None = None) -> Pop3Reply | Continuation | None:
-        """Send one raw line (see Session.command); remembers the name given to USER."""
+        """Send one raw line (see Session.command); remembers USER's name, learns the drop."""
         verb, _, rest = line.strip().partition(" ")
         if verb.upper() == "USER" and rest.strip():
             self.last_user = rest.strip()
-        return super().command(line, timeout)
+        reply = super().command(line, timeout)
+        if isinstance(reply, Pop3Reply):
+            self.maildrop.learn(line, reply)
+        return reply
 
     def apop_digest(self, secret: str) -> str:
         """MD5 of the greeting's timestamp and the secret (RFC 1939 section 7)."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,27 +28,36 @@ class Entry:
         return self.data.decode("utf-8", "replace")
 
 
+Listener = Callable[[Entry], None]
+
+
 @dataclass
 class Transcript:
-    """Every exchange of one session, oldest first."""
+    """Every exchange of one session, oldest first; listeners hear of each new entry."""
 
     entries: list[Entry] = field(default_factory=list)
+    listeners: list[Listener] = field(default_factory=list, repr=False)
+
+    def _add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        for listener in list(self.listeners):
+            listener(entry)
 
     def sent(self, masked_line: str, tls: bool) -> None:
         """Record a command line the client sent, its secrets already masked by the protocol."""
-        self.entries.append(Entry("client", masked_line.encode("utf-8"), time.time(), tls))
+        self._add(Entry("client", masked_line.encode("utf-8"), time.time(), tls))
 
     def sent_text(self, data: bytes, tls: bool) -> None:
         """Record message text sent in DATA (not a secret, recorded as is)."""
-        self.entries.append(Entry("client", data, time.time(), tls))
+        self._add(Entry("client", data, time.time(), tls))
 
     def received(self, data: bytes, tls: bool, rtt: float | None) -> None:
         """Record a whole reply as received, with the time since its command was sent."""
-        self.entries.append(Entry("server", data, time.time(), tls, rtt))
+        self._add(Entry("server", data, time.time(), tls, rtt))
 
     def note(self, text: str, tls: bool) -> None:
         """Record an event that is not on the wire: connected, TLS started, closed."""
-        self.entries.append(Entry("note", text.encode("utf-8"), time.time(), tls))
+        self._add(Entry("note", text.encode("utf-8"), time.time(), tls))
 
     def text(self) -> str:
         """The transcript as telnet would show it: C: and S: prefixes, notes in brackets."""

@@ -1,0 +1,30 @@
+# What this module does: the one recipe every view uses for `_repr_mimebundle_`: text/plain and
+# text/html always, and the ipywidgets view on top only inside a kernel (a terminal IPython or a
+# test shell gets no widgets it cannot show). A saved notebook keeps text/html, so it still reads
+# on GitHub and in nbconvert once widget state is stripped.
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def in_kernel() -> bool:
+    """True when running inside a Jupyter kernel (where widgets can be shown)."""
+    try:
+        import IPython
+    except ImportError:
+        return False
+    shell = IPython.get_ipython()  # type: ignore[attr-defined, no-untyped-call]
+    return getattr(shell, "kernel", None) is not None
+
+
+def mimebundle(text: str, html: str, widget: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """The bundle: text/plain, text/html, and the widget view when in a kernel."""
+    bundle: dict[str, Any] = {"text/plain": text, "text/html": html}
+    if widget is not None and in_kernel():
+        view = widget()._repr_mimebundle_()
+        if isinstance(view, dict) and WIDGET_MIME in view:
+            bundle[WIDGET_MIME] = view[WIDGET_MIME]
+    return bundle
