@@ -277,3 +277,28 @@ def test_maillab_shows_state_and_gives_the_server(lab_ip: Shell) -> None:
 )
 def test_split_options(line: str, options: dict[str, str], rest: str) -> None:
     assert split_options(line) == (options, rest)
+
+
+def test_mailbox_table_and_displaylimit(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open")
+    for n in range(3):
+        lab_ip.cell(
+            "smtp",
+            "",
+            f"HELO me\nMAIL FROM:<m@lab.test>\nRCPT TO:<bob@lab.test>\nDATA\nSubject: n{n}\n\nx\n.\nRSET\n",
+        )
+    lab_ip.line("pop3", "open")
+    lab_ip.line("pop3", "login bob")
+    lab_ip.shell.run_line_magic("config", "POP3Magic.displaylimit = 2")
+    table = lab_ip.line("pop3", "mailbox")
+    assert [r.number for r in table_rows(table)] == [1, 2, 3]
+    assert all(r.uid for r in table_rows(table))
+    assert table.as_text().endswith("... and 1 more")
+    listing = lab_ip.line("pop3", "LIST")
+    assert listing.displaylimit == 2 and "<table" in listing.as_html()
+
+
+def table_rows(view: Any) -> list[Any]:
+    from mailmagic.display.mailbox import rows
+
+    return rows(view.maildrop)

@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import ipywidgets as widgets
+
 from mailmagic.display import html as h
+from mailmagic.display.bundle import mimebundle
 from mailmagic.lab import LabServer
 
 
@@ -44,8 +47,12 @@ class LabView:
         """A two-column table."""
         return h.box(h.table(("", ""), self.rows()))
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.as_text(), "text/html": self.as_html()}
+    def widget(self) -> widgets.HTML:
+        """The status table as a widget (a snapshot: ``%maillab`` again to refresh)."""
+        return widgets.HTML(self.as_html())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return mimebundle(self.as_text(), self.as_html(), self.widget)
 
     def __repr__(self) -> str:
         return self.as_text()

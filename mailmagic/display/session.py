@@ -114,8 +114,12 @@ class SessionsView:
             return h.box(h.muted(f"no {self.protocol} sessions"))
         return h.box(h.table(("name", "server", "state", "TLS"), self.rows()))
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.as_text(), "text/html": self.as_html()}
+    def widget(self) -> widgets.HTML:
+        """The table as a widget (a snapshot: list again to refresh)."""
+        return widgets.HTML(self.as_html())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return mimebundle(self.as_text(), self.as_html(), self.widget)
 
     def __repr__(self) -> str:
         return self.as_text()

@@ -3,7 +3,13 @@
 # that every text/html fallback escapes what came from a server and carries no script.
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import IPython
+import pytest
+
 from mailmagic.display import html as h
+from mailmagic.display.bundle import WIDGET_MIME
 from mailmagic.display.cell import CellView
 from mailmagic.display.lab import LabView
 from mailmagic.display.reply import ReplyView
@@ -12,6 +18,7 @@ from mailmagic.display.transcript import TranscriptView
 from mailmagic.lab import LabServer
 from mailmagic.session.base import Settings
 from mailmagic.session.smtp import SmtpSession
+from tests.display.conftest import DummyComm
 from tests.display.hostile import HOSTILE, assert_inert, smtp_reply
 
 
@@ -60,3 +67,30 @@ def test_html_helpers_escape_and_colour() -> None:
     assert h.esc('<b a="1">') == "&lt;b a=&quot;1&quot;&gt;"
     assert h.colour_of("550") == h.COLOURS["5"] and h.colour_of("+OK") == h.COLOURS["+OK"]
     assert "&lt;x&gt;" in h.table(("a",), [("<x>",)])
+
+
+def test_widget_trees_without_a_browser(lab: LabServer, dummy_comm: list[DummyComm]) -> None:
+    s = SmtpSession("w", Settings("127.0.0.1", lab.endpoints.smtp))  # type: ignore[arg-type]
+    greeting = s.connect()
+    panel = ReplyView(greeting, "open lab smtp", "w", "SMTP", live=s, panel=True).widget()
+    head, session_panel = panel.children
+    assert "220" in head.value and "Service ready" in head.value
+    status, transcript = session_panel.children
+    assert "GREETED" in status.value and "S: 220" in transcript.value
+    s.command("EHLO me")
+    assert "C: EHLO me" in transcript.value and "READY" in status.value  # live: grew by itself
+    cell = CellView((ReplyView(s.command("NOOP"), "NOOP", "w", "SMTP"),), stopped=None).widget()
+    assert len(cell.children) == 1
+    assert "<table" in SessionsView("SMTP", [s], "w").widget().value
+    assert "lab server" in LabView(lab).widget().value
+
+
+def test_bundles_carry_the_widget_only_in_a_kernel(
+    lab: LabServer, dummy_comm: list[DummyComm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = SmtpSession("k", Settings("127.0.0.1", lab.endpoints.smtp))  # type: ignore[arg-type]
+    view = ReplyView(s.connect(), "open", "k", "SMTP", live=s)
+    assert set(view._repr_mimebundle_()) == {"text/plain", "text/html"}
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
+    for shown in (view, TranscriptView("k", s.transcript), SessionView(s), LabView(lab)):
+        assert set(shown._repr_mimebundle_()) == {"text/plain", "text/html", WIDGET_MIME}
