@@ -281,12 +281,10 @@ def test_split_options(line: str, options: dict[str, str], rest: str) -> None:
 
 def test_mailbox_table_and_displaylimit(lab_ip: Shell) -> None:
     lab_ip.line("smtp", "open")
+    lab_ip.line("smtp", "HELO me")
     for n in range(3):
-        lab_ip.cell(
-            "smtp",
-            "",
-            f"HELO me\nMAIL FROM:<m@lab.test>\nRCPT TO:<bob@lab.test>\nDATA\nSubject: n{n}\n\nx\n.\nRSET\n",
-        )
+        transaction = f"MAIL FROM:<m@lab.test>\nRCPT TO:<bob@lab.test>\nDATA\nSubject: n{n}\n\nx\n."
+        lab_ip.cell("smtp", "", transaction)
     lab_ip.line("pop3", "open")
     lab_ip.line("pop3", "login bob")
     lab_ip.shell.run_line_magic("config", "POP3Magic.displaylimit = 2")
