@@ -40,6 +40,12 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line parser (also used to document the options)."""
     p = argparse.ArgumentParser(
@@ -55,6 +61,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--user", type=_user, action="append", metavar="NAME:PASSWORD", default=[])
     p.add_argument("--alias", type=_alias, action="append", metavar="NAME:M1,M2", default=[])
     p.add_argument("--maildir", type=Path, help="store folder (default: a temporary one)")
+    p.add_argument("--max-message-size", type=_positive, default=10 * 1024 * 1024, metavar="OCTETS")
+    p.add_argument("--max-recipients", type=_positive, default=100, metavar="N")
     p.add_argument("--json", action="store_true", help="print one JSON line once listening")
     return p
 
@@ -71,6 +79,8 @@ def config_from(args: argparse.Namespace) -> LabConfig:
         users=users,
         aliases=aliases,
         maildir=args.maildir,
+        max_message_size=args.max_message_size,
+        max_recipients=args.max_recipients,
         **{f"{name}_port": getattr(args, f"{name}_port") for name in _PORTS},
     )
 

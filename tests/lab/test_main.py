@@ -75,6 +75,8 @@ def test_users_aliases_domain_and_fixed_port(tmp_path: Path) -> None:
         str(port),
         "--domain",
         "school.test",
+        "--max-message-size",
+        "5000",
         "--user",
         "carol:secret",
         "--user",
@@ -91,6 +93,8 @@ def test_users_aliases_domain_and_fixed_port(tmp_path: Path) -> None:
                 smtp.sendmail("t@school.test", ["class@school.test"], b"Subject: hw\r\n\r\n") == {}
             )
             assert smtp.verify("alice")[0] == 550
+            smtp.ehlo("c")
+            assert smtp.esmtp_features["size"] == "5000"
         client = poplib.POP3("127.0.0.1", server.info["pop3_port"])
         client.user("dave")
         client.pass_("hunter2")
@@ -107,6 +111,7 @@ def test_users_aliases_domain_and_fixed_port(tmp_path: Path) -> None:
         (["--smtp-port", "99999"], "a port is a number from 0 to 65535"),
         (["--alias", "x:zed"], "not a lab user"),
         (["--host", "0.0.0.0"], "loopback only"),
+        (["--max-message-size", "0"], "a whole number of 1 or more"),
     ],
 )
 def test_bad_options_say_what_is_wrong(
