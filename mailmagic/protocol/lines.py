@@ -8,6 +8,8 @@
 # large chunk of short lines is cut in linear time.
 from __future__ import annotations
 
+import re
+
 from .errors import RemoteProtocolError
 
 __all__ = ["LineBuffer", "guess_server", "quote", "strip_eol"]
@@ -94,6 +96,19 @@ class LineBuffer:
             self._overlong = line[: SAMPLE + 1]
             raise self._too_long(line, "")
         return line
+
+    def take_until(self, pattern: re.Pattern[bytes]) -> tuple[bytes, bytes] | None:
+        """The octets before the first match of ``pattern`` from the first unread one (which
+        starts a line), and the match, both consumed; None while there is no match yet."""
+        found = pattern.search(self._data, self._pos)
+        if found is None:
+            if self._overlong is not None:
+                raise self._too_long(self._overlong, "without a line end")
+            return None
+        chunk, end = bytes(self._data[self._pos : found.start()]), bytes(found.group())
+        self._pos = found.end()
+        self._compact()  # after this the match object no longer points at the right octets
+        return chunk, end
 
     def _compact(self) -> None:
         """Drop the octets already read once they are all of the buffer or most of a big one."""

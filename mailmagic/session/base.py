@@ -125,7 +125,8 @@ class Session(ABC, Generic[C, R]):
             for line in self._starttls_commands():
                 self.command(line)
             if self.tls is None:
-                self._fail("closed", f"the server refused {self.tls_verbs}: no TLS")
+                verbs = "/".join(sorted(self.tls_verbs))
+                self._fail("closed", f"the server refused {verbs}: no TLS")
         return greeting
 
     def reconnect(self) -> R:
