@@ -23,6 +23,7 @@ from IPython.display import display as _display
 from traitlets import Bool, Float, Int, Unicode
 
 from mailmagic.display.cell import CellView
+from mailmagic.display.fetch import FetchView, ProgressBar
 from mailmagic.display.lab import LabView
 from mailmagic.display.mailbox import MailboxView
 from mailmagic.display.reply import ReplyView, is_failure, status_of
@@ -32,10 +33,11 @@ from mailmagic.lab import LabConfig, LabServer
 from mailmagic.protocol.errors import LocalProtocolError
 from mailmagic.protocol.expect import check_pattern, matches
 from mailmagic.session.base import Session, SessionError, Settings, TlsMode
+from mailmagic.session.fetch import fetch
 from mailmagic.session.pop3 import Pop3Session
 from mailmagic.session.registry import Registry
 from mailmagic.session.secrets import NoPassword, find_password
-from mailmagic.session.smtp import SmtpSession, build_message
+from mailmagic.session.smtp import SmtpSession, build_message, generated
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # IPython's decorators and display() are not typed; give them their real shapes once, here.
@@ -359,6 +361,13 @@ class _ProtocolMagics(Magics):
             ) from None
 
 
+def _number_range(text: str) -> range:
+    first, _, last = text.partition("-")
+    if not first.isdigit() or (last and not last.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected N or N-M, not {text!r}")
+    return range(int(first), int(last or first) + 1)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise UsageError(f"a port is a number from 1 to 65535, not {text!r}")
@@ -402,7 +411,27 @@ class SMTPMagic(_ProtocolMagics):
             return self._login(args)
         if word == "sendmail":
             return self._sendmail(args, cell or "")
+        if word == "bulk":
+            return self._bulk(args)
         return super()._helper(word, args, cell)
+
+    def _bulk(self, args: str) -> CellView:
+        """Send many generated messages (load tests), pipelined when the server allows."""
+        p = self._parser("bulk", "bulk --count N --from A --to B [--to C] [--size OCTETS]")
+        p.add_argument("--count", type=int, required=True)
+        p.add_argument("--from", dest="sender", required=True)
+        p.add_argument("--to", action="append", required=True)
+        p.add_argument("--size", type=int, default=1000)
+        ns = p.parse_args(shlex.split(args))
+        session = self.registry.get()
+        bar = ProgressBar("sending")
+        finals = []
+        for n, (sender, to, data) in enumerate(generated(ns.sender, ns.to, ns.count, ns.size), 1):
+            finals += session.send_many([(sender, to, data)])
+            bar.update(n, ns.count)
+        accepted = sum(r.is_positive for r in finals)
+        last = [self._view(r, f"message {i}", session) for i, r in enumerate(finals, 1)][-3:]
+        return CellView(tuple(last), note=f"{accepted} of {ns.count} messages accepted")
 
     def _login(self, args: str) -> ReplyView:
         p = self._parser("login", "login USER [--mechanism PLAIN|LOGIN] [--password-env NAME]")
@@ -456,7 +485,31 @@ class POP3Magic(_ProtocolMagics):
             return self._login(args)
         if word == "mailbox":
             return self._mailbox(args)
+        if word == "fetch":
+            return self._fetch(args)
         return super()._helper(word, args, cell)
+
+    def _fetch(self, args: str) -> FetchView:
+        """Fetch the maildrop (or part of it) to disk, pipelined, resumable."""
+        p = self._parser("fetch", "fetch --to PATH [--format maildir|mbox] [--numbers 1-100]")
+        p.add_argument("--to", required=True)
+        p.add_argument("--format", choices=["maildir", "mbox"], default="maildir")
+        p.add_argument("--numbers", type=_number_range)
+        p.add_argument("--uid", action="append", dest="uids")
+        p.add_argument("--window", type=int, default=32)
+        ns = p.parse_args(shlex.split(args))
+        session = self.registry.get()
+        bar = ProgressBar("fetching")
+        result = fetch(
+            session,
+            ns.to,
+            fmt=ns.format,
+            numbers=ns.numbers,
+            uids=ns.uids,
+            window=ns.window,
+            progress=bar.update,
+        )
+        return FetchView(result, ns.to)
 
     def _view(
         self, reply: Any, command: str, session: Session[Any, Any], warning: str | None = None

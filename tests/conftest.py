@@ -38,7 +38,8 @@ def ipython_shell() -> Any:
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.testing.globalipapp import start_ipython
 
-    start_ipython()
+    if not InteractiveShell.initialized():  # ipywidgets' Output may have made a plain one
+        start_ipython()
     return InteractiveShell.instance()
 
 

@@ -20,6 +20,7 @@ class CellView:
 
     exchanges: tuple[ReplyView, ...] = field(default_factory=tuple)
     stopped: str | None = None
+    note: str | None = None
 
     @property
     def replies(self) -> list[AnyReply]:
@@ -43,23 +44,23 @@ class CellView:
     def as_text(self) -> str:
         """Every exchange's text, then why the cell stopped."""
         parts = [x.as_text() for x in self.exchanges]
-        if self.stopped:
-            parts.append(f"stopped: {self.stopped}")
+        parts += [f"{k}: {v}" for k, v in self._notes()]
         return "\n".join(parts)
+
+    def _notes(self) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in (("stopped", self.stopped), ("note", self.note)) if v]
 
     def as_html(self) -> str:
         """Every exchange's HTML, then why the cell stopped."""
         parts = [x.as_html() for x in self.exchanges]
-        if self.stopped:
-            parts.append(h.line(h.badge("note"), " ", h.esc(f"stopped: {self.stopped}")))
+        parts += [h.line(h.badge("note"), " ", h.esc(f"{k}: {v}")) for k, v in self._notes()]
         return "".join(parts)
 
     def widget(self) -> widgets.VBox:
         """Each exchange's widget in turn, then why the cell stopped."""
         children: list[widgets.Widget] = [x.widget() for x in self.exchanges]
-        if self.stopped:
-            children.append(widgets.HTML(h.line(h.badge("note"), " ", h.esc(self.stopped))))
-        return widgets.VBox(children)
+        notes = [h.line(h.badge("note"), " ", h.esc(f"{k}: {v}")) for k, v in self._notes()]
+        return widgets.VBox(children + [widgets.HTML(n) for n in notes])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return mimebundle(self.as_text(), self.as_html(), self.widget)

@@ -473,7 +473,7 @@ class MessageView:
     def defects(self) -> list[str]:
         """What the parser found wrong, in words."""
         found = list(self._problems)
-        found += [_describe_defect(d) for part in walk(self.message) for d in part.defects]
+        found += [_scrub(_describe_defect(d)) for part in walk(self.message) for d in part.defects]
         if self.tree.depth() > MAX_DEPTH:
             found.append(f"parts nested deeper than {MAX_DEPTH} levels are not shown")
         return found

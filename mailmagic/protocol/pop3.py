@@ -255,7 +255,7 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         """``lean`` replies keep only the body of a multi-line reply (no ``lines``, and ``raw``
         only the status line): what a bulk fetch wants, at a third of the memory."""
         lines = LineBuffer(MAX_REPLY_LINE, "reply line", "RFC 2449 4 allows 512 for status lines")
-        self._lean = lean
+        self.lean = lean
         super().__init__(Pop3State.CONNECTED, Pop3State.CLOSED, lines)
         self.capabilities: dict[str, str] = {}
         self._pending: deque[_Command] = deque([_Command(CONNECT)])
@@ -357,7 +357,7 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         if b"\n" in body and body.count(b"\n") != body.count(b"\r\n"):
             body = _BARE_LF.sub(b"\r\n", body)
         resp = RespCode.parse(status.text)
-        if self._lean:
+        if self.lean:
             return self._complete(Pop3Reply(True, status.text, resp, (), body, status.raw))
         lines = tuple(body.decode("utf-8", "replace").split("\r\n")[:-1])
         raw = status.raw + chunk + end

@@ -6,9 +6,11 @@
 # Either way `reconnect()` opens it again with the same settings.
 from __future__ import annotations
 
+import itertools
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, Literal, NoReturn, Protocol, TypeVar
 
@@ -162,6 +164,32 @@ class Session(ABC, Generic[C, R]):
             self._upgrade()
         return reply
 
+    def pipeline(
+        self, lines: Iterable[str], window: int = 32, keep: bool = True
+    ) -> Iterator[tuple[str, R]]:
+        """Send commands with up to ``window`` awaiting replies (PIPELINING: RFC 2920 for SMTP,
+        RFC 2449 for POP3) and yield (line, reply) in order. Only for commands that get one
+        reply each. ``keep=False`` records replies in the transcript by their first line only,
+        so a bulk fetch does not keep every message twice."""
+        transport = self._require_open()
+        todo, waiting = iter(lines), deque[tuple[str, float]]()
+
+        def fill() -> None:
+            batch = []
+            for line in itertools.islice(todo, max(0, window - len(waiting))):
+                shown, data = self.conn.mask(line), self.conn.send(line)
+                self.transcript.sent(shown, self.tls is not None)
+                batch.append(data)
+                waiting.append((line, time.monotonic()))
+            if batch:
+                self._guarded(transport.send, b"".join(batch))
+
+        fill()
+        while waiting:
+            line, started = waiting.popleft()
+            yield line, self._read_reply(started, self.settings.timeout, keep)
+            fill()
+
     def _require_open(self) -> Transport:
         if self.status != "open" or self._transport is None:
             what = {"new": "is not connected yet", "closed": "is closed", "broken": "is broken"}
@@ -182,7 +210,7 @@ class Session(ABC, Generic[C, R]):
             detail += " (certificate NOT verified: insecure mode)"
         self.transcript.note(detail, tls=True)
 
-    def _read_reply(self, started: float, timeout: float) -> R:
+    def _read_reply(self, started: float, timeout: float, keep: bool = True) -> R:
         transport = self._require_open()
         deadline = time.monotonic() + timeout
         received = 0
@@ -198,7 +226,7 @@ class Session(ABC, Generic[C, R]):
                 continue
             if isinstance(event, ConnectionClosed):
                 self._fail("closed", event.reason)
-            return self._record(event, started)
+            return self._record(event, started, keep)
 
     def _receive(self, transport: Transport, deadline: float, timeout: float) -> bytes:
         try:
@@ -207,9 +235,10 @@ class Session(ABC, Generic[C, R]):
             self._fail_quietly("broken", "interrupted while waiting for a reply")
             raise
 
-    def _record(self, event: object, started: float) -> R:
+    def _record(self, event: object, started: float, keep: bool = True) -> R:
         raw = getattr(event, "raw", b"")
-        self.transcript.received(raw, self.tls is not None, time.monotonic() - started)
+        shown = raw if keep else _abridged(event, raw)
+        self.transcript.received(shown, self.tls is not None, time.monotonic() - started)
         if self._closes(event):
             self._fail_quietly("closed", f"the server closed the session: {_first_line(raw)}")
         return event  # type: ignore[return-value]
@@ -243,6 +272,15 @@ class Session(ABC, Generic[C, R]):
             self._transport = None
         self.status, self.reason = status, reason
         self.transcript.note(f"{status}: {reason}", tls=self.tls is not None)
+
+
+def _abridged(event: object, raw: bytes) -> bytes:
+    """The status line, and how much more there was (for bulk transfers)."""
+    head, _, _ = raw.partition(b"\r\n")
+    size = len(getattr(event, "body", b"")) or len(raw) - len(head) - 2
+    return head + (
+        f"\r\n[{size} octets not kept in the transcript]\r\n".encode() if size > 0 else b"\r\n"
+    )
 
 
 def _first_line(raw: bytes) -> str:

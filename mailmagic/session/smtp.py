@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
@@ -76,13 +76,39 @@ class SmtpSession(Session[SmtpConnection, Reply]):
             )
         return done
 
-    def _send_text(self, message: bytes) -> Reply:
+    def send_many(
+        self,
+        items: Iterable[tuple[str, Sequence[str], bytes]],
+        pipelined: bool | None = None,
+    ) -> list[Reply]:
+        """Send each (sender, recipients, message); return each message's final reply.
+
+        With PIPELINING (RFC 2920; advertised in the last EHLO unless ``pipelined`` says
+        otherwise) MAIL, every RCPT and DATA go out in one write, DATA last as section 3.1 asks,
+        and their replies are read together. Transcript entries keep first lines only.
+        """
+        use = "PIPELINING" in self.conn.extensions if pipelined is None else pipelined
+        finals = []
+        for sender, recipients, data in items:
+            lines = [f"MAIL FROM:<{sender}>", *(f"RCPT TO:<{r}>" for r in recipients), "DATA"]
+            window = len(lines) if use else 1
+            replies = [self._final(r) for _, r in self.pipeline(lines, window, keep=False)]
+            if replies[-1].code == 354:
+                finals.append(self._send_text(data, keep=False))
+                continue
+            finals.append(replies[-1])
+            if replies[0].is_positive:
+                self._final(self.command("RSET"))
+        return finals
+
+    def _send_text(self, message: bytes, keep: bool = True) -> Reply:
         transport = self._require_open()
         data = self.conn.send_message(message)
-        self.transcript.sent_text(data, self.tls is not None)
+        shown = data if keep else f"[message text: {len(data)} octets]\r\n".encode()
+        self.transcript.sent_text(shown, self.tls is not None)
         started = time.monotonic()
         self._guarded(transport.send, data)
-        return self._read_reply(started, self.settings.timeout)
+        return self._read_reply(started, self.settings.timeout, keep)
 
     @staticmethod
     def _final(reply: Reply | None) -> Reply:
@@ -114,3 +140,13 @@ def build_message(
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def generated(
+    sender: str, recipients: Sequence[str], count: int, size: int
+) -> Iterator[tuple[str, Sequence[str], bytes]]:
+    """``count`` numbered test messages of about ``size`` octets, for load tests."""
+    filler = ("x" * 76 + "\r\n") * max(0, size // 78)
+    for n in range(1, count + 1):
+        head = f"From: {sender}\r\nTo: {', '.join(recipients)}\r\nSubject: load test {n}\r\n"
+        yield sender, recipients, f"{head}\r\nmessage {n}\r\n{filler}".encode()

@@ -1,0 +1,86 @@
+# What this module does: the views of a bulk transfer: a progress bar (an ipywidgets IntProgress
+# in a kernel, nothing elsewhere) fed while a fetch or a bulk send runs, and the summary of a
+# finished fetch: how many messages, how fast, pipelined or not, what failed, the first rows.
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as widgets
+
+from mailmagic.display import html as h
+from mailmagic.display.bundle import in_kernel, mimebundle
+from mailmagic.protocol.codes import human_size
+from mailmagic.session.fetch import FetchResult
+
+
+class ProgressBar:
+    """``update(done, total)`` moves a bar shown in the notebook (a no-op outside a kernel)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.bar: widgets.IntProgress | None = None
+
+    def update(self, done: int, total: int) -> None:
+        """Called after each item."""
+        if self.bar is None:
+            if not in_kernel():
+                return
+            self.bar = widgets.IntProgress(min=0, max=max(total, 1), description=self.what)
+            from IPython.display import display
+
+            display(self.bar)  # type: ignore[no-untyped-call]
+        self.bar.value = done
+        self.bar.max = max(total, 1)
+
+
+@dataclass(frozen=True)
+class FetchView:
+    """A finished fetch; attribute access falls through to the FetchResult."""
+
+    result: FetchResult
+    target: str
+    show: int = 10
+
+    def __getattr__(self, name: str) -> Any:
+        result = self.__dict__.get("result")
+        if name.startswith("_") or result is None:
+            raise AttributeError(name)
+        return getattr(result, name)
+
+    def __len__(self) -> int:
+        return len(self.result)
+
+    def summary(self) -> str:
+        """One line: counts, speed, mode."""
+        r = self.result
+        fetched = len(r) - r.skipped
+        rate = f", {fetched / r.seconds:.0f} messages/s" if r.seconds > 0 and fetched else ""
+        mode = "pipelined" if r.pipelined else "one at a time (no PIPELINING)"
+        failed = f", {len(r.failed)} failed" if r.failed else ""
+        return (
+            f"{fetched} fetched ({human_size(r.octets)}) into {self.target}, {r.skipped} already "
+            f"there, {mode}, {r.seconds:.2f} s{rate}{failed}"
+        )
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """The first messages: number, UID, size."""
+        return [(str(m.number), m.uid, human_size(m.size)) for m in self.result[: self.show]]
+
+    def as_text(self) -> str:
+        """The summary and the first rows."""
+        lines = [self.summary(), *("  ".join(row) for row in self.rows())]
+        failures = [f"message {n}: {why}" for n, why in self.result.failed]
+        return "\n".join(lines + failures)
+
+    def as_html(self) -> str:
+        """The summary and the first rows as a table."""
+        failures = [h.line(h.muted(f"message {n}: {why}")) for n, why in self.result.failed]
+        table = h.table(("#", "UID", "size"), self.rows())
+        return h.box(h.line(h.esc(self.summary())), table, *failures)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return mimebundle(self.as_text(), self.as_html(), lambda: widgets.HTML(self.as_html()))
+
+    def __repr__(self) -> str:
+        return self.as_text()
