@@ -57,6 +57,8 @@ CONTROL_WORDS = frozenset(
         "login",
         "sendmail",
         "mailbox",
+        "fetch",
+        "bulk",
     }
 )
 _VALUE_OPTIONS = {"expect", "session", "timeout"}
@@ -190,7 +192,7 @@ class _ProtocolMagics(Magics):
                 )
             return self._cell(cell, options)
         if not rest.strip():
-            return SessionView(self.registry.get())
+            return SessionView(self._refreshed(self.registry.get()))
         return self._raw(rest, options)
 
     def _checked(self, result: Any, options: dict[str, str]) -> Any:
@@ -203,6 +205,8 @@ class _ProtocolMagics(Magics):
                 self._check(result, pattern)
             elif isinstance(result, CellView):
                 self._check_cell(result, pattern)
+            else:
+                raise UsageError("--expect checks a server reply; this control word gets none")
         return result
 
     # -- raw lines -------------------------------------------------------------------------
@@ -270,16 +274,24 @@ class _ProtocolMagics(Magics):
             "open": self._open,
             "close": self._close,
             "reconnect": self._reconnect,
-            "sessions": lambda _: SessionsView(
-                self.protocol, list(self.registry), self.registry.current_name
-            ),
+            "sessions": lambda _: self._sessions(),
             "use": lambda a: SessionView(self.registry.use(self._one_name(a, "use"))),
-            "status": lambda a: SessionView(self.registry.get(a.strip() or None)),
+            "status": lambda a: SessionView(self._refreshed(self.registry.get(a.strip() or None))),
             "transcript": self._transcript,
         }
         if word in handlers:
             return handlers[word](args)
         return self._helper(word, args, cell)
+
+    def _sessions(self) -> SessionsView:
+        for session in self.registry:
+            session.refresh()
+        return SessionsView(self.protocol, list(self.registry), self.registry.current_name)
+
+    @staticmethod
+    def _refreshed(session: Session[Any, Any]) -> Session[Any, Any]:
+        session.refresh()  # notice a server that hung up in the meantime
+        return session
 
     def _parser(self, word: str, usage: str) -> _Parser:
         return _Parser(prog=f"%{self.protocol.lower()} {word}", usage=usage, add_help=True)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import getpass
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -300,3 +301,43 @@ def table_rows(view: Any) -> list[Any]:
     from mailmagic.display.mailbox import rows
 
     return rows(view.maildrop)
+
+
+def test_fetch_and_bulk_magics(lab_ip: Shell, tmp_path: Path) -> None:
+    lab_ip.line("smtp", "open")
+    lab_ip.line("smtp", "EHLO me")
+    sent = lab_ip.line("smtp", "bulk --count 12 --from load@lab.test --to alice@lab.test")
+    assert sent.note == "12 of 12 messages accepted" and sent[-1].code == S250_OK
+    lab_ip.line("pop3", "open")
+    lab_ip.line("pop3", "login alice")
+    fetched = lab_ip.line("pop3", f"fetch --to {tmp_path / 'archive'} --numbers 3-5")
+    assert [m.number for m in fetched] == [3, 4, 5] and fetched.pipelined
+    assert "3 fetched" in fetched.as_text()
+    again = lab_ip.line("pop3", f"fetch --to {tmp_path / 'archive'} --format maildir")
+    assert again.skipped == 3 and len(again) == 12
+    with pytest.raises(UsageError, match="expected N or N-M"):
+        lab_ip.line("pop3", f"fetch --to {tmp_path} --numbers x")
+
+
+def test_status_sees_a_hang_up_and_expect_needs_a_reply(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open")
+    lab_ip.line("smtp", "HELO me")
+    lab_ip.line("maillab").faults.drop_after("smtp", "NOOP", times=1)
+    lab_ip.line("smtp", "NOOP")
+    deadline = time.monotonic() + 5
+    while "closed" not in lab_ip.line("smtp", "status").as_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "closed" in lab_ip.line("smtp", "status").as_text()
+    with pytest.raises(UsageError, match="--expect checks a server reply"):
+        lab_ip.line("smtp", "--expect 250 sessions")
+
+
+def test_certificate_errors_name_the_magic_options(lab_ip: Shell) -> None:
+    port = lab_ip.line("maillab").endpoints.pop3s
+    with pytest.raises(UsageError, match=r"--cafile FILE.*--insecure.*open it again"):
+        lab_ip.line("pop3", f"open 127.0.0.1 {port} --tls")
+    insecure = lab_ip.line("pop3", f"open 127.0.0.1 {port} --tls --insecure --name i")
+    assert "certificate checks are OFF" in (insecure.warning or "")
+    status = lab_ip.line("pop3", "status i").as_text()
+    assert "O=mailmagic lab, CN=mail.lab.test" in status
+    assert lab_ip.line("pop3", "open --tls --name secure").command == "open lab pop3s"

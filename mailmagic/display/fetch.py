@@ -3,6 +3,7 @@
 # finished fetch: how many messages, how fast, pipelined or not, what failed, the first rows.
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ import ipywidgets as widgets
 from mailmagic.display import html as h
 from mailmagic.display.bundle import in_kernel, mimebundle
 from mailmagic.protocol.codes import human_size
-from mailmagic.session.fetch import FetchResult
+from mailmagic.session.fetch import FetchedMessage, FetchResult
 
 
 class ProgressBar:
@@ -50,6 +51,12 @@ class FetchView:
 
     def __len__(self) -> int:
         return len(self.result)
+
+    def __iter__(self) -> Iterator[FetchedMessage]:
+        return iter(self.result)
+
+    def __getitem__(self, index: int) -> FetchedMessage:
+        return self.result[index]
 
     def summary(self) -> str:
         """One line: counts, speed, mode."""

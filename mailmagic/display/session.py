@@ -51,7 +51,9 @@ class SessionView:
     def rows(self) -> list[tuple[str, str]]:
         """(field, value) pairs shown by both forms."""
         s = self.session
-        next_ = " ".join(s.conn.expected()) if s.status == "open" else "reconnect"
+        done = s.tls_verbs if s.tls is not None else frozenset()  # TLS is up: no STARTTLS/STLS
+        offered = [v for v in s.conn.expected() if v not in done]
+        next_ = " ".join(offered) if s.status == "open" else "reconnect"
         rows = [("session", f"{s.protocol} {s.name}"), ("server", _where(s))]
         rows += [("state", _state(s)), ("next", next_), ("TLS", _tls(s))]
         return rows + ([("note", self.note)] if self.note else [])

@@ -96,6 +96,7 @@ class Session(ABC, Generic[C, R]):
         self.reason = ""
         self.tls: TlsInfo | None = None
         self._transport: Transport | None = None
+        self._connecting = False
         self.conn: C = self._new_connection()
 
     @abstractmethod
@@ -114,6 +115,13 @@ class Session(ABC, Generic[C, R]):
 
     def connect(self) -> R:
         """Open the connection (TLS as configured) and return the server's greeting."""
+        self._connecting = True
+        try:
+            return self._connect()
+        finally:
+            self._connecting = False
+
+    def _connect(self) -> R:
         s = self.settings
         self.conn = self._new_connection()
         self.tls = None
@@ -147,6 +155,7 @@ class Session(ABC, Generic[C, R]):
 
     def command(self, line: str, timeout: float | None = None) -> R | None:
         """Send one raw line; return its reply, or None when none is due (message text)."""
+        self.refresh()
         transport = self._require_open()
         mode, shown = self.conn.mode, self.conn.mask(line)
         before = len(self.conn.pending)
@@ -163,6 +172,25 @@ class Session(ABC, Generic[C, R]):
         if line.split(" ", 1)[0].upper() in self.tls_verbs and self._is_positive(reply):
             self._upgrade()
         return reply
+
+    def refresh(self) -> None:
+        """Notice what the server did while nobody asked: a hang-up, or a 421 before it."""
+        if self.status != "open" or self._transport is None:
+            return
+        data = self._transport.poll()
+        if data is None:
+            return
+        self.conn.receive_data(data)
+        try:
+            event = self.conn.next_event()
+            while event is not NEED_DATA and not isinstance(event, ConnectionClosed):
+                self._record(event, time.monotonic())
+                event = self.conn.next_event()
+        except RemoteProtocolError as error:
+            self._fail_quietly("broken", f"the server broke the protocol: {error}")
+            return
+        if isinstance(event, ConnectionClosed):
+            self._fail_quietly("closed", event.reason)
 
     def pipeline(
         self, lines: Iterable[str], window: int = 32, keep: bool = True
@@ -261,9 +289,13 @@ class Session(ABC, Generic[C, R]):
     def _fail(self, status: Status, reason: str) -> NoReturn:
         self._fail_quietly(status, reason)
         error = SessionBroken if status == "broken" else SessionClosed
+        after = (
+            "check the host, port and TLS settings, then open it again"
+            if self._connecting
+            else "reconnect to go on"
+        )
         raise error(
-            f"{self.protocol} session {self.name!r}: {reason}. "
-            f"The session is {status}; reconnect to go on."
+            f"{self.protocol} session {self.name!r}: {reason}. The session is {status}; {after}."
         )
 
     def _fail_quietly(self, status: Status, reason: str) -> None:

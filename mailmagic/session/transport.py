@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import select
 import socket
 import ssl
 import time
@@ -75,8 +76,9 @@ class Transport:
         except ssl.SSLCertVerificationError as error:
             self.close()
             raise TransportError(
-                f"the server's certificate was refused: {error.verify_message}; pass the CA file "
-                "that signed it (cafile=...) or, for a throwaway test server only, insecure=True"
+                f"the server's certificate was refused: {error.verify_message}; give the CA file "
+                "that signed it (open ... --cafile FILE) or, for a throwaway test server only, "
+                "turn checks off (open ... --insecure)"
             ) from None
         except (ssl.SSLError, OSError) as error:
             self.close()
@@ -123,6 +125,19 @@ class Transport:
             except OSError as error:
                 raise TransportError(_lost(error)) from None
 
+    def poll(self) -> bytes | None:
+        """What arrived unasked, without waiting: None if nothing, b"" if the server closed."""
+        sock = self._sock
+        pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        if not pending and not select.select([sock], [], [], 0)[0]:
+            return None
+        try:
+            return sock.recv(RECV_CHUNK)
+        except (TimeoutError, ssl.SSLWantReadError):
+            return None
+        except OSError:
+            return b""
+
     def close(self) -> None:
         """Close the socket; safe to call twice."""
         with contextlib.suppress(OSError):
@@ -142,21 +157,31 @@ def _peer_certificate(sock: ssl.SSLSocket) -> dict[str, object]:
 
 
 def _decode_der(der: bytes) -> dict[str, object]:
-    # With verification off, getpeercert() gives nothing; read the names with cryptography.
+    # With verification off, getpeercert() gives nothing; read the names with cryptography,
+    # in getpeercert()'s shape so both show alike.
     from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)
+
+    def rdns(name: x509.Name) -> tuple[tuple[tuple[str, str], ...], ...]:
+        return tuple(((a.rfc4514_attribute_name, str(a.value)),) for a in name)
+
     return {
-        "subject": ((("commonName", cert.subject.rfc4514_string()),),),
-        "issuer": ((("commonName", cert.issuer.rfc4514_string()),),),
+        "subject": rdns(cert.subject),
+        "issuer": rdns(cert.issuer),
         "notAfter": cert.not_valid_after_utc.strftime("%b %d %H:%M:%S %Y GMT"),
     }
 
 
+_SHORT = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
+          "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L"}  # fmt: skip
+
+
 def _name(parts: object) -> str:
+    """A distinguished name as "CN=..., O=...", whichever way the certificate was read."""
     if not isinstance(parts, tuple):
         return ""
-    pairs = [f"{key}={value}" for rdn in parts for key, value in rdn]
+    pairs = [f"{_SHORT.get(key, key)}={value}" for rdn in parts for key, value in rdn]
     return ", ".join(pairs)
 
 

@@ -75,7 +75,7 @@ def test_garbage_instead_of_a_reply_code(garbage: bytes) -> None:
         session = smtp(port)
         with pytest.raises(SessionBroken, match="broke the protocol") as failed:
             session.connect()
-    assert "reconnect" in str(failed.value)
+    assert "check the host, port and TLS settings" in str(failed.value)
 
 
 def test_a_421_closes_the_session(lab: LabServer) -> None:
@@ -151,3 +151,26 @@ def test_ctrl_c_stops_a_wait_at_once_and_marks_the_session_broken(lab: LabServer
         signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 2
     assert session.status == "broken" and "interrupted" in session.reason
+
+
+def test_refresh_notices_a_server_that_hung_up(lab: LabServer) -> None:
+    lab.faults.drop_after("smtp", "MAIL", times=1)
+    session = smtp(lab.endpoints.smtp, timeout=5)  # type: ignore[arg-type]
+    session.connect()
+    session.command("HELO me")
+    session.command("MAIL FROM:<a@lab.test>")
+    deadline = time.monotonic() + 5
+    while session.status == "open" and time.monotonic() < deadline:
+        session.refresh()
+        time.sleep(0.02)
+    assert session.status == "closed" and "closed the connection" in session.reason
+
+
+def test_refresh_records_an_unsolicited_421(lab_factory: Callable[..., LabServer]) -> None:
+    lab = lab_factory(smtp_idle_timeout=0.3)
+    session = smtp(lab.endpoints.smtp, timeout=5)  # type: ignore[arg-type]
+    session.connect()
+    time.sleep(0.8)
+    session.refresh()
+    assert session.status == "closed"
+    assert "421 4.4.2" in session.transcript.text()
