@@ -320,9 +320,9 @@ class _ProtocolMagics(Magics):
         session = self.registry.add(self._new_session(ns.name, settings))
         greeting = session.connect()
         note = "certificate checks are OFF (--insecure): use only with a throwaway test server"
-        target = (
-            f"lab {ns.port or 'default port'}" if settings.lab else f"{ns.host} {settings.port}"
-        )
+        kind = "implicit" if settings.tls == "implicit" else "plain"
+        listener = ns.port or self.lab_listeners[kind]
+        target = f"lab {listener}" if settings.lab else f"{ns.host} {settings.port}"
         view = self._view(greeting, f"open {target}", session, note if settings.insecure else None)
         return replace(view, panel=True)
 
