@@ -191,7 +191,7 @@ class _ProtocolMagics(Magics):
                     "lines in the cell; put the line in the cell"
                 )
             return self._cell(cell, options)
-        if not rest.strip():
+        if not rest.strip() and "raw" not in options:  # `%smtp --` sends an empty line
             return SessionView(self._refreshed(self.registry.get()))
         return self._raw(rest, options)
 

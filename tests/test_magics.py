@@ -341,3 +341,18 @@ def test_certificate_errors_name_the_magic_options(lab_ip: Shell) -> None:
     status = lab_ip.line("pop3", "status i").as_text()
     assert "O=mailmagic lab, CN=mail.lab.test" in status
     assert lab_ip.line("pop3", "open --tls --name secure").command == "open lab pop3s"
+
+
+def test_data_lines_one_by_one_including_the_blank_line(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open")
+    for line in ("HELO me", "MAIL FROM:<me@lab.test>", "RCPT TO:<bob@lab.test>", "DATA"):
+        lab_ip.line("smtp", line)
+    assert lab_ip.line("smtp", "Subject: one by one").reply is None
+    assert lab_ip.line("smtp", "--").command == ""  # the blank line between headers and body
+    stuffed = lab_ip.line("smtp", "..a line that starts with a dot")
+    assert stuffed.warning is None and stuffed.reply is None
+    assert lab_ip.line("smtp", ".").code == S250_OK
+    lab_ip.line("pop3", "open")
+    lab_ip.line("pop3", "login bob")
+    body = lab_ip.line("pop3", "RETR 1").body
+    assert body.endswith(b"Subject: one by one\r\n\r\n.a line that starts with a dot\r\n")

@@ -120,7 +120,7 @@ class ReplyView:
             return "\n".join(out)
         out += [f"S: {line}" for line in server_text(self.reply).split("\n")]
         out.append(f"   {meaning(self.reply)}")
-        out += [f"   {ext}: {what}" for ext, what in extension_rows(self.reply, self.command)]
+        out += [f"   {what}" for _, what in extension_rows(self.reply, self.command)]
         return "\n".join(out)
 
     def as_html(self) -> str:

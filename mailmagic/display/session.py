@@ -108,7 +108,11 @@ class SessionsView:
         """One line per session."""
         if not self.sessions:
             return f"no {self.protocol} sessions"
-        return "\n".join("  ".join(row) for row in self.rows())
+        rows = self.rows()
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        return "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        )
 
     def as_html(self) -> str:
         """A table of sessions."""

@@ -327,8 +327,18 @@ def explain_enhanced(klass: int, subject: int, detail: int) -> list[str]:
     return [
         f"{klass}.x.x: {kind}" if kind else f"{klass}.x.x: not a class RFC 3463 defines (2, 4, 5)",
         f"x.{subject}.x: {about}" if about else f"x.{subject}.x: no subject registered (RFC 5248)",
-        f"x.{subject}.{detail}: {exact}" if exact else f"{code}: no detail registered (RFC 5248)",
+        _detail(klass, subject, detail, exact)
+        if exact
+        else f"{code}: no detail registered (RFC 5248)",
     ]
+
+
+def _detail(klass: int, subject: int, detail: int, exact: Meaning) -> str:
+    # RFC 3463 words the details as problems; in a success (2.x.x) they only say what the
+    # reply is about (2.6.0 is "message accepted", about content, not a media error).
+    if klass == 2:
+        return f"x.{subject}.{detail}: this success is about: {exact}"
+    return f"x.{subject}.{detail}: {exact}"
 
 
 # --- POP3 response codes (RFC 2449 section 8) ----------------------------------------------------
@@ -376,7 +386,11 @@ def explain_resp_code(code: str) -> str:
 
 SASL_MECHANISMS: Mapping[str, Meaning] = _frozen(
     **{
-        "PLAIN": _m("name and password in one base64 line; only over TLS", "RFC 4616"),
+        "PLAIN": _m(
+            "name and password in one base64 line (readable by anyone on the path: use it "
+            "over TLS; servers usually offer it only after STARTTLS)",
+            "RFC 4616",
+        ),
         "LOGIN": _m(
             "name, then password, each base64 on request; not standardized, widely deployed",
             "draft-murchison-sasl-login",

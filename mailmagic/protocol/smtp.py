@@ -611,7 +611,7 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
         return None
 
     def _text_warning(self, line: str) -> str | None:
-        if line.startswith(".") and line != END_OF_DATA:
+        if line.startswith(".") and line != END_OF_DATA and not line.startswith(".."):
             return (
                 "this line starts with '.', and raw lines are sent as typed: the server will "
                 "drop that dot (RFC 5321 4.5.2); type '..' to keep one, or use send_message"

@@ -291,7 +291,7 @@ def test_starttls_by_hand_upgrades_then_ehlo_again(smtp: OpenSmtp, postfix: Post
     session = greeted(smtp)
     assert str(reply(session, "STARTTLS")) == S220_READY_FOR_TLS
     assert session.tls is not None and session.tls.verified
-    assert "commonName=localhost" in session.tls.subject
+    assert "localhost" in session.tls.subject
     assert session.conn.state is SmtpState.GREETED and session.conn.extensions == {}
     reply(session, "EHLO client.example")
     assert session.conn.extensions == {k: v for k, v in EHLO_EXTENSIONS.items() if k != "STARTTLS"}
@@ -317,7 +317,7 @@ def test_starttls_mode_upgrades_before_the_first_command(smtp: OpenSmtp) -> None
 
 def test_starttls_without_the_test_ca_is_refused_clearly(smtp: OpenSmtp) -> None:
     session = smtp("starttls", trust=False)
-    with pytest.raises(SessionClosed, match=r"certificate was refused.*cafile="):
+    with pytest.raises(SessionClosed, match="certificate was refused: unable to get local issuer"):
         session.connect()
     assert session.status == "closed" and session.tls is None
 
