@@ -387,7 +387,7 @@ def _port(text: str) -> int:
 
 
 def _in_text(session: Session[Any, Any]) -> bool:
-    return bool(session.conn.mode == "text")
+    return session.conn.mode in ("text", "chunk")
 
 
 def _cell_lines(cell: str, in_text: Callable[[], bool]) -> Iterable[str]:

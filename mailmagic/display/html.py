@@ -49,7 +49,10 @@ def pre(text: str) -> str:
 def box(*parts: str) -> str:
     """The outer frame of a view."""
     body = "".join(parts)
-    return f'<div style="border-left:3px solid #d0d7de;padding:2px 8px;margin:2px 0">{body}</div>'
+    return (
+        '<div style="border-left:3px solid #d0d7de;padding:2px 8px;margin:2px 0;'
+        f'line-height:1.35">{body}</div>'
+    )
 
 
 def line(*parts: str) -> str:
@@ -66,7 +69,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """A plain table; every cell is escaped."""
     cell = f'style="padding:2px 8px;border-bottom:1px solid #eaeef2;text-align:left;{_FONT}"'
     head = "".join(f"<th {cell}>{esc(h)}</th>" for h in headers)
+    head = f"<tr>{head}</tr>" if any(headers) else ""  # a two-column key/value table has none
     body = "".join(
         "<tr>" + "".join(f"<td {cell}>{esc(v)}</td>" for v in row) + "</tr>" for row in rows
     )
-    return f'<table style="border-collapse:collapse"><tr>{head}</tr>{body}</table>'
+    return f'<table style="border-collapse:collapse">{head}{body}</table>'

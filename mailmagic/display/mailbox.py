@@ -123,7 +123,7 @@ class MailboxWidget:
         self.page = 0
         self.title = widgets.HTML()
         self.grid = widgets.GridBox(
-            layout=widgets.Layout(grid_template_columns="3em 12em 6em 14em 1fr 12em 16em")
+            layout=widgets.Layout(grid_template_columns="3em 14em 7em 14em 1fr 12em 19em")
         )
         self.output = widgets.Output()
         self.prev = widgets.Button(description="\u25c0 Previous", layout={"width": "9em"})
@@ -160,7 +160,7 @@ class MailboxWidget:
         )
         cells: list[widgets.Widget] = [widgets.HTML(f"<b>{h.esc(c)}</b>") for c in COLUMNS]
         for row in page_rows:
-            cells += [widgets.HTML(h.esc(c)) for c in row.cells()[:-1]]
+            cells += [widgets.HTML(_cell(c)) for c in row.cells()[:-1]]
             cells.append(self._actions(row))
         self.grid.children = cells
         self.prev.disabled = self.page == 0
@@ -169,7 +169,7 @@ class MailboxWidget:
     def _actions(self, row: Row) -> widgets.HBox:
         buttons = []
         for label, command in (("View", "RETR"), ("Headers", "TOP"), ("Delete", "DELE")):
-            button = widgets.Button(description=label, layout={"width": "5em"})
+            button = widgets.Button(description=label, layout={"width": "6.5em"})
             button.on_click(self._runner(row.number, command))
             buttons.append(button)
         if row.deleted:
@@ -198,3 +198,8 @@ class MailboxWidget:
         session = self.view.session
         view = ReplyView(reply, line, session.name, "POP3", live=session)
         self.output.append_display_data(view)
+
+
+def _cell(text: str) -> str:
+    # UIDs have no break points: let them wrap rather than spill into the next column.
+    return f'<span style="overflow-wrap:anywhere;line-height:1.3">{h.esc(text)}</span>'

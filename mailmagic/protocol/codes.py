@@ -533,6 +533,11 @@ CAPA_TAGS: Mapping[str, Meaning] = _frozen(
         "EXPIRE": _m("days the server keeps messages (NEVER: kept until deleted)", "RFC 2449 6.7"),
         "UIDL": _m("UIDL gives each message a unique id stable across sessions", "RFC 2449 6.8"),
         "IMPLEMENTATION": _m("the server software, for information only", "RFC 2449 6.9"),
+        "CAPA": _m(
+            "the server lists CAPA itself (not required: CAPA always works where RFC 2449 is "
+            "supported; Dovecot does this)",
+            "RFC 2449 5",
+        ),
         "STLS": _m("STLS switches this connection to TLS; CAPA again after", "RFC 2595 4"),
         "AUTH-RESP-CODE": _m("failed logins carry [AUTH] or [SYS/...] codes", "RFC 3206 6"),
         "UTF8": _m("UTF8 switches the session to UTF-8 (USER: also user names)", "RFC 6856"),
@@ -563,7 +568,8 @@ def explain_capa(line: str) -> str:
     known = CAPA_TAGS.get(tag)
     extra = _capa_params(tag, params)
     if known is None:
-        head = f"{tag}: not a registered POP3 capability (X- tags are private)"
+        private = " (X- tags are private ones)" if tag.startswith("X-") else ""
+        head = f"{tag}: not a registered POP3 capability{private}"
         return f"{head}; {extra}." if extra else f"{head}."
     return f"{tag}: {known.text}" + (f"; {extra}" if extra else "") + f" ({known.ref})."
 

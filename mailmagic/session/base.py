@@ -166,7 +166,10 @@ class Session(ABC, Generic[C, R]):
             self.transcript.sent(shown, self.tls is not None)
         started = time.monotonic()
         self._guarded(transport.send, data)
-        if len(self.conn.pending) <= before and mode != "sasl":
+        # A reply is due for a new command, a SASL line, or the line that completes a BDAT chunk
+        # (RFC 3030: the server answers once all the announced octets are in).
+        due = len(self.conn.pending) > before or mode in ("sasl", "chunk")
+        if not due or self.conn.mode == "chunk":
             return None
         reply = self._read_reply(started, timeout or self.settings.timeout)
         if line.split(" ", 1)[0].upper() in self.tls_verbs and self._is_positive(reply):

@@ -34,7 +34,9 @@ def logged_in(lab: LabServer) -> Pop3Session:
 def buttons(widget: MailboxWidget, number: int) -> list[widgets.Button]:
     grid = widget.grid.children
     index = [
-        i for i, c in enumerate(grid) if isinstance(c, widgets.HTML) and c.value == str(number)
+        i
+        for i, c in enumerate(grid)
+        if isinstance(c, widgets.HTML) and c.value.endswith(f">{number}</span>")
     ]
     actions = grid[index[0] + 6]
     assert isinstance(actions, widgets.HBox)

@@ -108,6 +108,16 @@ def require(binary: str) -> str:
     return path
 
 
+def require_root(server: str) -> None:
+    """Both servers start as root and switch users themselves; say so instead of failing oddly."""
+    if os.geteuid() != 0:
+        pytest.fail(
+            f"{server} must be started as root (it switches to its own unprivileged users); "
+            "run the interoperability tests as root (in a throwaway container, for instance)",
+            pytrace=False,
+        )
+
+
 def mail_user() -> pwd.struct_passwd:
     """The unprivileged owner of the test mailboxes."""
     return pwd.getpwnam("nobody")
@@ -339,6 +349,7 @@ service auth {{
 def start_dovecot(work: Path, root: Path) -> Dovecot:
     """Write the configuration, start `dovecot -F`, and wait for both listeners."""
     binary = require("dovecot")
+    require_root("Dovecot")
     check_dovecot_version(binary)
     tls = ensure_tls_files(work / "tls", "localhost")
     (work / "passwd").write_text(f"{ALICE}:{{PLAIN}}{ALICE_PASSWORD}\n")
@@ -535,6 +546,7 @@ def write_postfix_config(work: Path, root: Path, tls: TlsFiles, port: int) -> Pa
 def start_postfix(work: Path, root: Path) -> Postfix:
     """Write main.cf and master.cf, run `postfix start-fg`, and wait for the 220 greeting."""
     binary = require("postfix")
+    require_root("Postfix")
     tls = ensure_tls_files(work / "tls", "localhost")
     (root / "data").mkdir()
     shutil.chown(root / "data", "postfix")

@@ -186,3 +186,13 @@ def _read_all(lab: LabServer, user: str) -> list[bytes]:
     messages = [b"".join(x + b"\r\n" for x in client.retr(n + 1)[1]) for n in range(count)]
     client.quit()
     return messages
+
+
+def test_listeners_are_tcp_sockets_so_replies_go_out_without_nagle_delay() -> None:
+    from mailmagic.lab.controller import _bound_socket
+
+    sock = _bound_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY only for these
+    finally:
+        sock.close()
