@@ -356,3 +356,15 @@ def test_data_lines_one_by_one_including_the_blank_line(lab_ip: Shell) -> None:
     lab_ip.line("pop3", "login bob")
     body = lab_ip.line("pop3", "RETR 1").body
     assert body.endswith(b"Subject: one by one\r\n\r\n.a line that starts with a dot\r\n")
+
+
+def test_unloading_closes_every_session_and_stops_the_lab(
+    ipython_shell: InteractiveShell, tmp_path: Path
+) -> None:
+    load_ipython_extension(ipython_shell)
+    lab = ipython_shell.run_line_magic("maillab", f"start --maildir {tmp_path}")
+    ipython_shell.run_line_magic("smtp", "open")
+    ipython_shell.run_line_magic("pop3", "open")
+    smtp = ipython_shell.run_line_magic("smtp", "status").session
+    unload_ipython_extension(ipython_shell)
+    assert smtp.status == "closed" and not lab.server.running
