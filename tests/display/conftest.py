@@ -42,4 +42,5 @@ def dummy_comm(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[DummyComm]]:
         return made[-1]
 
     monkeypatch.setattr(comm, "create_comm", create)
+    monkeypatch.setattr(comm, "get_comm_manager", lambda *args, **kwargs: {})
     yield made

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import quopri
-from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -15,7 +14,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import comm
 import IPython
 import ipywidgets  # type: ignore[import-untyped, unused-ignore]
 import pytest
@@ -24,6 +22,7 @@ from hypothesis import strategies as st
 
 from mailmagic.display.message import TAB_TITLES, MessageView, safe_filename
 from mailmagic.protocol.pop3 import Pop3Reply
+from tests.display.conftest import DummyComm
 from tests.display.hostile import HOSTILE, assert_inert
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -429,35 +428,6 @@ def test_mime_tree_shape_and_sizes() -> None:
 # --- the widget ----------------------------------------------------------------------------------
 
 
-class DummyComm:
-    """A comm that goes nowhere (ipywidgets/widgets/tests/utils.py)."""
-
-    comm_id = "a-b-c-d"
-    kernel = "Truthy"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.messages: list[Any] = []
-
-    def open(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def on_msg(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def send(self, *args: Any, **kwargs: Any) -> None:
-        self.messages.append((args, kwargs))
-
-    def close(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def dummy_comm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(comm, "create_comm", lambda *args, **kwargs: DummyComm())
-    monkeypatch.setattr(comm, "get_comm_manager", lambda *args, **kwargs: {})
-    yield
-
-
 def of_type(box: Any, kind: type) -> list[Any]:
     return [child for child in box.children if isinstance(child, kind)]
 
@@ -525,4 +495,4 @@ def test_bundle_inside_a_kernel_adds_the_widget(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
     bundle = view_of(mixed())._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/html", WIDGET_MIME}
-    assert bundle[WIDGET_MIME]["model_id"] == DummyComm.comm_id
+    assert bundle[WIDGET_MIME]["model_id"] == DummyComm.comm_id  # made on the dummy comm

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import errno
 import functools
 import hashlib
-import ipaddress
 import logging
 import poplib
 import re
@@ -27,11 +25,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from mailmagic.lab.certs import TlsFiles, ensure_tls_files
 from mailmagic.lab.config import LabConfig
 from mailmagic.lab.faults import Faults
 from mailmagic.lab.pop3 import MAX_COMMAND_LINE, Pop3Context, serve_pop3
@@ -251,50 +246,10 @@ def lab(start_pop3: Callable[..., Pop3Lab]) -> Pop3Lab:
     return server
 
 
-@dataclass(frozen=True)
-class Certificate:
-    cert_file: Path
-    key_file: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.cert_file, self.key_file)
-        return context
-
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.cert_file))
-
-
 @pytest.fixture(scope="session")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
-    """A throwaway self-signed certificate for 127.0.0.1 and localhost."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pop3 test")])
-    now = dt.datetime.now(dt.timezone.utc)
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    files = Certificate(folder / "cert.pem", folder / "key.pem")
-    files.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return files
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """The lab's own CA and server certificate (for 127.0.0.1 and localhost)."""
+    return ensure_tls_files(tmp_path_factory.mktemp("tls"), "mail.lab.test")
 
 
 def plain(authzid: str, user: str, password: str) -> str:
@@ -717,7 +672,7 @@ def test_capa_without_tls(lab: Pop3Lab) -> None:
 
 
 def test_stls_upgrades_and_is_then_withdrawn(
-    start_pop3: Callable[..., Pop3Lab], certificate: Certificate
+    start_pop3: Callable[..., Pop3Lab], certificate: TlsFiles
 ) -> None:
     server = start_pop3(tls=certificate.server_context())
     server.deliver(MESSAGE_1)
@@ -736,7 +691,7 @@ def test_stls_upgrades_and_is_then_withdrawn(
 
 
 def test_stls_discards_commands_pipelined_before_the_handshake(
-    start_pop3: Callable[..., Pop3Lab], certificate: Certificate
+    start_pop3: Callable[..., Pop3Lab], certificate: TlsFiles
 ) -> None:
     server = start_pop3(tls=certificate.server_context())
     wire = server.wire()
@@ -749,7 +704,7 @@ def test_stls_discards_commands_pipelined_before_the_handshake(
 
 
 def test_stls_in_transaction_is_refused(
-    start_pop3: Callable[..., Pop3Lab], certificate: Certificate
+    start_pop3: Callable[..., Pop3Lab], certificate: TlsFiles
 ) -> None:
     server = start_pop3(tls=certificate.server_context())
     wire = server.wire()
@@ -758,7 +713,7 @@ def test_stls_in_transaction_is_refused(
 
 
 def test_implicit_tls_has_no_stls(
-    start_pop3: Callable[..., Pop3Lab], certificate: Certificate
+    start_pop3: Callable[..., Pop3Lab], certificate: TlsFiles
 ) -> None:
     server = start_pop3(tls=certificate.server_context(), implicit=True)
     server.deliver(MESSAGE_1)
