@@ -5,7 +5,9 @@
 # `pop_line` raises RemoteProtocolError once the complete lines before them have been read. So a
 # server that streams 10 MB without a line end costs at most `limit` octets plus one chunk.
 # Read offsets are kept instead of deleting from the front of the buffer after every line, so a
-# large chunk of short lines is cut in linear time.
+# large chunk of short lines is cut in linear time. `take_through_line` (a POP3 body up to its
+# lone ".") remembers how far it has searched, so a 50 MB body that arrives in 64 KiB chunks is
+# scanned once, not once per chunk, and copies the body out of the buffer once.
 from __future__ import annotations
 
 import re
@@ -57,6 +59,7 @@ class LineBuffer:
         self._data = bytearray()
         self._pos = 0  # first unread octet
         self._complete = 0  # end of the last LF-terminated line in _data
+        self._scan = 0  # where take_through_line resumes searching (0: from _pos)
         self._overlong: bytes | None = None  # sample of a line that went past the limit
 
     @property
@@ -81,6 +84,7 @@ class LineBuffer:
             if len(self._data) - self._complete > self.limit:
                 self._overlong = bytes(self._data[self._complete : self._complete + SAMPLE + 1])
                 del self._data[self._complete :]
+                self._scan = min(self._scan, self._complete)
 
     def pop_line(self) -> bytes | None:
         """The next complete line, or None; raises RemoteProtocolError at an over-long line."""
@@ -90,8 +94,7 @@ class LineBuffer:
             return None
         end = self._data.index(b"\n", self._pos) + 1
         line = bytes(self._data[self._pos : end])
-        self._pos = end
-        self._compact()
+        self._consumed(end)
         if len(line) > self.limit:
             self._overlong = line[: SAMPLE + 1]
             raise self._too_long(line, "")
@@ -106,9 +109,49 @@ class LineBuffer:
                 raise self._too_long(self._overlong, "without a line end")
             return None
         chunk, end = bytes(self._data[self._pos : found.start()]), bytes(found.group())
-        self._pos = found.end()
-        self._compact()  # after this the match object no longer points at the right octets
+        self._consumed(found.end())  # after this the match object no longer points right
         return chunk, end
+
+    def take_through_line(self, line: bytes) -> tuple[bytes, bytes] | None:
+        """The octets before the first line that is exactly ``line`` (ended by CRLF or a bare LF)
+        from the first unread one (which starts a line), and that line with its end, both
+        consumed; None while there is no such line yet. The octets searched without a match are
+        not searched again when more arrive."""
+        found = self._find_line(line)
+        if found is None:
+            if self._overlong is not None:
+                raise self._too_long(self._overlong, "without a line end")
+            return None
+        begin, end = found
+        with memoryview(self._data) as view:  # one copy each, and released before compacting
+            chunk, ending = bytes(view[self._pos : begin]), bytes(view[begin:end])
+        self._consumed(end)
+        return chunk, ending
+
+    def _find_line(self, line: bytes) -> tuple[int, int] | None:
+        """(start, end) of the first line equal to ``line`` from _pos, or None (and _scan set)."""
+        data, head = self._data, b"\n" + line
+        if data.startswith(line, self._pos):  # the very first line (an empty POP3 body)
+            found = _line_end(data, self._pos + len(line))
+            if found != 0:
+                return (self._pos, found) if found > 0 else None
+        at = data.find(head, max(self._pos, self._scan))
+        while at >= 0:
+            found = _line_end(data, at + len(head))
+            if found > 0:
+                return at + 1, found
+            if found < 0:  # the line may still end well: look here again when more arrives
+                self._scan = at
+                return None
+            at = data.find(head, at + 1)
+        self._scan = max(self._pos, len(data) - len(head) + 1)
+        return None
+
+    def _consumed(self, end: int) -> None:
+        """Everything before ``end`` has been read."""
+        self._pos = end
+        self._scan = 0
+        self._compact()
 
     def _compact(self) -> None:
         """Drop the octets already read once they are all of the buffer or most of a big one."""
@@ -126,3 +169,14 @@ class LineBuffer:
             "this is not a well-behaved mail server or not the protocol expected on this port: "
             "close the connection and check the host and port"
         )
+
+
+def _line_end(data: bytearray, at: int) -> int:
+    """Where a line ends if it ends right at ``at`` (CRLF or LF): the offset after its end; 0
+    when other octets follow; -1 when it cannot be told yet (nothing, or a lone CR, follows)."""
+    follows = bytes(data[at : at + 2])
+    if follows == b"\r\n":
+        return at + 2
+    if follows[:1] == b"\n":
+        return at + 1
+    return -1 if follows in (b"", b"\r") else 0

@@ -241,11 +241,11 @@ class _PartialBody:
     raw: bytes
 
 
-# The end of a multi-line reply: a line that is a lone "." (RFC 1939 section 3); the body starts
-# at a line start, so "^" (multi-line mode) finds it even when the body is empty.
-_END_OF_BODY = re.compile(rb"^\.\r?\n", re.M)
-_STUFFED = re.compile(rb"^\.", re.M)
-_BARE_LF = re.compile(rb"(?<!\r)\n")
+# A multi-line reply ends at a line that is a lone "." (RFC 1939 section 3), found with
+# LineBuffer.take_through_line: bytes.find, resumed where the last search stopped.
+_END_OF_BODY = b"."
+# An LF without a CR before it; the literal "\n" first lets the regex engine skip to each LF.
+_BARE_LF = re.compile(rb"\n(?<!\r\n)")
 
 
 class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
@@ -259,6 +259,7 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         super().__init__(Pop3State.CONNECTED, Pop3State.CLOSED, lines)
         self.capabilities: dict[str, str] = {}
         self._pending: deque[_Command] = deque([_Command(CONNECT)])
+        self._sasl_pending = 0  # AUTH exchanges among _pending: `mode` without a scan
         self._body: _PartialBody | None = None
         self._greeting_timestamp: str | None = None
         self._user_accepted = False
@@ -279,7 +280,7 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
     @property
     def mode(self) -> Mode:
         """While an AUTH exchange is pending "sasl" (lines are SASL responses), else "command"."""
-        return "sasl" if any(command.sasl for command in self._pending) else "command"
+        return "sasl" if self._sasl_pending else "command"
 
     def expected(self) -> tuple[str, ...]:
         """The verbs that make sense now (by the table, the greeting, USER and CAPA)."""
@@ -314,7 +315,9 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
                 "Nothing was sent"
             )
         if not sasl:
-            self._pending.append(_Command.of(line))
+            command = _Command.of(line)
+            self._pending.append(command)
+            self._sasl_pending += command.sasl
         return data
 
     # --- receiving -----------------------------------------------------------------------------
@@ -339,12 +342,13 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         if ok and command is not None and command.multiline:
             self._body = _PartialBody(text, line)
             return None
-        return self._complete(Pop3Reply(ok, text, RespCode.parse(text), raw=line))
+        verb = command.verb if command is not None else None
+        return self._complete(Pop3Reply(ok, text, RespCode.parse(text), raw=line, command=verb))
 
     def _take_body(self) -> Pop3Reply | None:
         """The whole body at once, found by its terminator (C-speed search and unstuffing)."""
         assert self._body is not None
-        taken = self._lines.take_until(_END_OF_BODY)
+        taken = self._lines.take_through_line(_END_OF_BODY)
         if taken is None:
             if self._lines.buffered > self._max_reply_size:
                 raise self._broken_reply(
@@ -353,15 +357,15 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
                 )
             return None
         (chunk, end), (status, self._body) = taken, (self._body, None)
-        body = _STUFFED.sub(b"", chunk)  # RFC 1939 section 3: a leading "." was doubled
-        if b"\n" in body and body.count(b"\n") != body.count(b"\r\n"):
+        body = _unstuffed(chunk)
+        if _BARE_LF.search(body):
             body = _BARE_LF.sub(b"\r\n", body)
-        resp = RespCode.parse(status.text)
+        resp, verb = RespCode.parse(status.text), self._pending[0].verb if self._pending else None
         if self.lean:
-            return self._complete(Pop3Reply(True, status.text, resp, (), body, status.raw))
+            return self._complete(Pop3Reply(True, status.text, resp, (), body, status.raw, verb))
         lines = tuple(body.decode("utf-8", "replace").split("\r\n")[:-1])
         raw = status.raw + chunk + end
-        return self._complete(Pop3Reply(True, status.text, resp, lines, body, raw))
+        return self._complete(Pop3Reply(True, status.text, resp, lines, body, raw, verb))
 
     def _parse_status(self, line: bytes) -> tuple[bool, str]:
         """(ok, text) of a status line: +OK or -ERR, any case, then a space or the end."""
@@ -388,10 +392,13 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         if not self._pending:
             return reply  # unsolicited
         command = self._pending.popleft()
+        self._sasl_pending -= command.sasl
         self._state = self._next_state(command, reply.ok)
         self._learn(command.verb, reply)
         if self._state is Pop3State.CLOSED:
             self._end(f"its {'+OK' if reply.ok else '-ERR'} reply to {command.verb}")
+        if reply.command == command.verb:
+            return reply
         return Pop3Reply(
             reply.ok, reply.text, reply.resp_code, reply.lines, reply.body, reply.raw, command.verb
         )
@@ -418,6 +425,7 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
 
     def _forget(self) -> None:
         self._pending.clear()
+        self._sasl_pending = 0
 
     def _eof_reason(self) -> str:
         received = (self._body.raw if self._body else b"") + self._lines.partial
@@ -530,6 +538,13 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
             return False
         needed = POP3_COMMANDS[verb].extension if verb in POP3_COMMANDS else None
         return not self.capabilities or needed is None or needed in self.capabilities
+
+
+def _unstuffed(chunk: bytes) -> bytes:
+    """A body with the "." that was put before every line starting with "." taken away again
+    (RFC 1939 section 3); `chunk` starts at a line start. bytes.replace, at C speed."""
+    body = chunk.replace(b"\n.", b"\n")
+    return body[1:] if body[:1] == b"." else body
 
 
 def _is_continuation(line: bytes) -> bool:

@@ -199,7 +199,8 @@ class Session(ABC, Generic[C, R]):
         self, lines: Iterable[str], window: int = 32, keep: bool = True
     ) -> Iterator[tuple[str, R]]:
         """Send commands with up to ``window`` awaiting replies (PIPELINING: RFC 2920 for SMTP,
-        RFC 2449 for POP3) and yield (line, reply) in order. Only for commands that get one
+        RFC 2449 for POP3), topped up in one write whenever half of them have been answered, and
+        yield (line, reply) in order. Only for commands that get one
         reply each. ``keep=False`` records replies in the transcript by their first line only,
         so a bulk fetch does not keep every message twice."""
         transport = self._require_open()
@@ -219,7 +220,8 @@ class Session(ABC, Generic[C, R]):
         while waiting:
             line, started = waiting.popleft()
             yield line, self._read_reply(started, self.settings.timeout, keep)
-            fill()
+            if len(waiting) <= window // 2:
+                fill()
 
     def _require_open(self) -> Transport:
         if self.status != "open" or self._transport is None:

@@ -61,8 +61,8 @@ class FetchedMessage:
 class Archive:
     """Where fetched messages go: a Maildir (one file per UID) or an mbox with a UID index.
 
-    Use as a context manager: an mbox is locked while open and flushed, with its index, every
-    FLUSH_EVERY messages and at the end.
+    Use as a context manager: an mbox is locked while open; both formats are flushed every
+    FLUSH_EVERY messages and at the end (see ``_flush``).
     """
 
     FLUSH_EVERY = 200
@@ -71,6 +71,7 @@ class Archive:
         self.path, self.format = Path(path), fmt
         self._box: mailbox.mbox | None = None
         self._unflushed = 0
+        self._staged: list[str] = []  # Maildir files in tmp/ waiting for the next flush
         if fmt == "maildir":
             for sub in ("tmp", "new", "cur"):
                 (self.path / sub).mkdir(parents=True, exist_ok=True)
@@ -88,8 +89,8 @@ class Archive:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._flush()
         if self._box is not None:
-            self._flush()
             self._box.unlock()
             self._box.close()
             self._box = None
@@ -102,26 +103,30 @@ class Archive:
         data = crlf_message.replace(b"\r\n", b"\n")
         if self._box is None:
             self._add_maildir(uid, data)
-            return
-        self._index[uid] = str(self._box.add(data))
+        else:
+            self._index[uid] = str(self._box.add(data))
         self._unflushed += 1
         if self._unflushed >= self.FLUSH_EVERY:
             self._flush()
 
     def _flush(self) -> None:
-        assert self._box is not None
-        self._box.flush()
-        self._index_file.write_text(json.dumps(self._index))
+        """Make what was added durable. A Maildir batch is written to tmp/, synced to disk in one
+        go, then renamed into cur/: cur/ only ever holds complete messages, and one sync per
+        batch costs far less than an fsync per message."""
+        if self._box is not None:
+            self._box.flush()
+            self._index_file.write_text(json.dumps(self._index))
+        elif self._staged:
+            os.sync()
+            for name in self._staged:
+                os.replace(self.path / "tmp" / name, self.path / "cur" / name)
+            self._staged.clear()
         self._unflushed = 0
 
     def _add_maildir(self, uid: str, data: bytes) -> None:
         name = f"{_UNSAFE.sub(lambda m: f'%{ord(m.group()):02X}', uid)}:2,S"
-        tmp = self.path / "tmp" / name
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path / "cur" / name)
+        (self.path / "tmp" / name).write_bytes(data)
+        self._staged.append(name)
         self._index[uid] = name
 
     def located(self, uid: str) -> tuple[Path, str]:

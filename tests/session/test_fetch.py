@@ -105,3 +105,14 @@ def test_to_dataframe(filled: LabServer, tmp_path: Path) -> None:
     assert list(frame["number"]) == [1, 2, 3, 4, 5]
     assert frame["subject"].tolist() == [f"load test {n}" for n in range(1, 6)]
     assert frame["from"].iloc[0] == "load@lab.test"
+
+
+def test_a_crash_before_the_flush_leaves_nothing_half_done(tmp_path: Path) -> None:
+    from mailmagic.session.fetch import Archive
+
+    archive = Archive(tmp_path / "a", "maildir").__enter__()
+    archive.add("uid-1", b"Subject: x\r\n\r\nbody\r\n")  # staged in tmp/, not yet flushed
+    assert "uid-1" not in Archive(tmp_path / "a", "maildir")  # a fresh look: not archived
+    archive.__exit__(None, None, None)
+    assert "uid-1" in Archive(tmp_path / "a", "maildir")
+    assert (tmp_path / "a" / "cur" / "uid-1:2,S").read_bytes() == b"Subject: x\n\nbody\n"
