@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -65,13 +64,3 @@ def fake_server(*script: Step) -> Iterator[int]:
 def big_line(megabytes: int) -> bytes:
     """A reply line of ``megabytes`` MB with no line end."""
     return b"220 " + b"x" * (megabytes * 1024 * 1024)
-
-
-def wait_for(predicate: object, seconds: float = 5.0) -> bool:
-    """Poll a zero-argument callable until it is true or time runs out."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return True
-        time.sleep(0.02)
-    return False
