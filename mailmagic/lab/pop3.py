@@ -36,7 +36,13 @@ from enum import Enum
 
 from mailmagic.lab.config import LabConfig, local_part
 from mailmagic.lab.faults import Faults
-from mailmagic.lab.store import MailboxInUse, MailStore, StoredMessage, crlf_lines
+from mailmagic.lab.store import (
+    MailboxInUse,
+    MailStore,
+    StoredMessage,
+    crlf_blocks,
+    crlf_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +157,7 @@ class Reply:
 
     line: str
     body: Iterable[bytes] | None = None
+    blocks: Iterable[bytes] | None = None  # instead of body: CRLF blocks, each ending a line
     close: bool = False
     start_tls: bool = False
     moves: bool = True
@@ -280,6 +287,14 @@ def dot_stuffed(lines: Iterable[bytes], chunk_size: int = DRAIN_EVERY) -> Iterat
             chunk = bytearray()  # a new buffer: the transport may still hold the old one
     chunk += b".\r\n"
     yield chunk
+
+
+def stuffed_blocks(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """Blocks of whole CRLF lines byte-stuffed at C speed, then ".CRLF" (RFC 1939 section 3)."""
+    for block in blocks:
+        block = block.replace(b"\n.", b"\n..")
+        yield b"." + block if block.startswith(b".") else block
+    yield b".\r\n"
 
 
 def top_lines(lines: Iterable[bytes], body_lines: int) -> Iterator[bytes]:
@@ -427,7 +442,12 @@ class Pop3Session:
 
     async def _send(self, reply: Reply) -> None:
         self.writer.write(reply.line.encode("utf-8") + b"\r\n")
-        for chunk in dot_stuffed(reply.body) if reply.body is not None else ():
+        chunks: Iterable[bytes | bytearray]
+        if reply.blocks is not None:
+            chunks = stuffed_blocks(reply.blocks)
+        else:
+            chunks = dot_stuffed(reply.body) if reply.body is not None else ()
+        for chunk in chunks:
             self.writer.write(chunk)
             await self._drain()
         await self._drain()
@@ -644,13 +664,16 @@ class Pop3Session:
 
     def _body(self, number: int, message: StoredMessage) -> Iterator[bytes]:
         """The message's CRLF lines, the first one read now so a store error still gets -ERR."""
-        lines = crlf_lines(message)
+        return self._first_read(number, message, crlf_lines(message))
+
+    @staticmethod
+    def _first_read(number: int, message: StoredMessage, parts: Iterator[bytes]) -> Iterator[bytes]:
         try:
-            first = next(lines, None)
+            first = next(parts, None)
         except OSError as exc:
             log.warning("POP3 cannot read message %d (%s): %s", number, message.path, exc)
             raise CommandError(f"[SYS/TEMP] cannot read message {number} ({exc})") from None
-        return itertools.chain(() if first is None else (first,), lines)
+        return itertools.chain(() if first is None else (first,), parts)
 
     def _listing(
         self, args: tuple[str, ...], usage: str, field: Callable[[StoredMessage], object]
@@ -673,7 +696,8 @@ class Pop3Session:
 
     async def _retr(self, args: tuple[str, ...]) -> Reply:
         number, message = self._message(args[0], COMMAND_SYNTAX["RETR"].usage)
-        return ok(f"{message.size} octets", body=self._body(number, message))
+        blocks = self._first_read(number, message, crlf_blocks(message))
+        return Reply(f"+OK {message.size} octets", blocks=blocks)
 
     async def _top(self, args: tuple[str, ...]) -> Reply:
         usage = COMMAND_SYNTAX["TOP"].usage

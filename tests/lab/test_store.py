@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mailmagic.lab.store import OUTBOX, MailboxInUse, MailStore, crlf_lines
+from mailmagic.lab.store import OUTBOX, MailboxInUse, MailStore, crlf_blocks, crlf_lines
 
 MESSAGE = b"From: a@b.c\r\nSubject: hi\r\n\r\nline one\r\n.line two\r\n"
 
@@ -115,3 +115,12 @@ def test_concurrent_deliveries_all_land(store: MailStore) -> None:
     for t in threads:
         t.join()
     assert len(store.messages("alice")) == 30
+
+
+def test_blocks_are_whole_crlf_lines(store: MailStore) -> None:
+    long = b"Subject: blocks\r\n\r\n" + b"".join(b"line %d\r\n" % n for n in range(3000)) + b"end"
+    store.deliver(["alice"], long)
+    (message,) = store.messages("alice")
+    blocks = list(crlf_blocks(message, size=1000))
+    assert len(blocks) > 10 and all(b.endswith(b"\r\n") for b in blocks)
+    assert b"".join(blocks) == long + b"\r\n" == b"".join(crlf_lines(message))
