@@ -1,0 +1,133 @@
+# What this module does: benchmark (d), building the mailbox display of a 10,000-message listing
+# against a 100-message one. The display is what a notebook shows for `%pop3` mailbox results:
+# MailboxView's text/plain and text/html and the paginated MailboxWidget (ipywidgets), together.
+# Pagination (`displaylimit` rows a page) should make the big listing cost about what the small
+# one does: target <= 2x.
+#
+# How it works: a Pop3Session that never connects gets its maildrop filled directly (sizes and
+# UIDs, as LIST and UIDL would leave them), so only the display is timed. Widgets are real
+# ipywidgets objects; their comm is a recording stub, as in ipywidgets' own tests and
+# tests/display/conftest.py, because there is no front end to talk to (the messages a widget
+# would send are still built and serialised). Each build is timed alone; best of the rounds.
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import comm
+from common import Row, Samples, Section
+
+from mailmagic.display.mailbox import MailboxView, MailboxWidget
+from mailmagic.session.base import Settings
+from mailmagic.session.pop3 import Pop3Session
+
+DISPLAYLIMIT = 50
+SMALL, BIG = 100, 10_000
+TARGET = 2.0
+
+
+class RecordingComm:
+    """Stands in for a kernel's comm: records what a widget sends, opens nothing."""
+
+    comm_id = "bench"
+    kernel = "bench"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sent = 0
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_msg(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def send(self, *args: Any, **kwargs: Any) -> None:
+        self.sent += 1
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def listing(count: int) -> MailboxView:
+    """A view of a session whose maildrop holds `count` messages, as LIST + UIDL leave it."""
+    session = Pop3Session(f"mailbox-{count}", Settings("127.0.0.1", 1))
+    drop = session.maildrop
+    drop.sizes.update((n, 10_000 + n) for n in range(1, count + 1))
+    drop.uids.update((n, f"1700000000.M{n:06d}P1Q{n}.lab") for n in range(1, count + 1))
+    drop.count = count
+    return MailboxView(session, DISPLAYLIMIT)
+
+
+def build(view: MailboxView) -> float:
+    """Seconds to build everything a notebook shows: text, HTML and the widget."""
+    started = time.perf_counter()
+    view.as_text()
+    view.as_html()
+    widget = MailboxWidget(view)
+    seconds = time.perf_counter() - started
+    _close(widget)
+    return seconds
+
+
+def _close(widget: MailboxWidget) -> None:
+    for child in [*widget.grid.children, widget.box, widget.grid, widget.title, widget.output]:
+        child.close()
+
+
+def parts(view: MailboxView) -> dict[str, float]:
+    """The parts of one build, for the notes."""
+    timings = {}
+    for name, step in (("text", view.as_text), ("HTML", view.as_html)):
+        started = time.perf_counter()
+        step()
+        timings[name] = time.perf_counter() - started
+    started = time.perf_counter()
+    widget = MailboxWidget(view)
+    timings["widget"] = time.perf_counter() - started
+    _close(widget)
+    return timings
+
+
+def run(quick: bool = False) -> Section:
+    rounds = 5 if quick else 15
+    saved = comm.create_comm
+    comm.create_comm = RecordingComm
+    try:
+        views = {SMALL: listing(SMALL), BIG: listing(BIG)}
+        for view in views.values():
+            build(view)  # warm-up: imports, caches
+        samples = {n: Samples(str(n)) for n in views}
+        for _ in range(rounds):
+            for n, view in views.items():
+                samples[n].values.append(build(view))
+        split = {n: parts(view) for n, view in views.items()}
+    finally:
+        comm.create_comm = saved
+    small, big = samples[SMALL], samples[BIG]
+    ratio = big.best / small.best
+
+    def ms(value: float) -> str:
+        return f"{value * 1000:.1f} ms"
+
+    section = Section("d", "Mailbox display: 10,000-message listing vs 100-message listing")
+    section.rows.append(
+        Row(
+            f"MailboxView text + HTML + MailboxWidget, {BIG:,} messages",
+            ms(big.best) + f" (median {ms(big.median)})",
+            ms(small.best) + f" for {SMALL} messages (median {ms(small.median)})",
+            ratio,
+            f"<= {TARGET:g}x",
+            ratio <= TARGET,
+        )
+    )
+    section.notes += [
+        f"displaylimit {DISPLAYLIMIT} (one page of {DISPLAYLIMIT} rows either way); best of "
+        f"{rounds} interleaved builds after a warm-up build.",
+        "Parts of one build: "
+        + "; ".join(
+            f"{n:,} messages: " + ", ".join(f"{k} {ms(v)}" for k, v in split[n].items())
+            for n in views
+        )
+        + ".",
+    ]
+    return section
