@@ -25,6 +25,7 @@ from mailmagic.protocol.pop3 import (
     Pop3State,
     RespCode,
 )
+from tests.protocol import streams
 
 P = Pop3State
 
@@ -729,12 +730,7 @@ def test_any_server_bytes_parse_or_raise_remote_protocol_error(
     conn = Pop3Connection()
     for line in commands:
         conn.send(line)
-    stream = b"".join(pieces)
-    chunks = []
-    for size in cuts:
-        chunks.append(stream[:size])
-        stream = stream[size:]
-    chunks = [chunk for chunk in [*chunks, stream] if chunk]
+    chunks = streams.cut(b"".join(pieces), cuts)
     try:
         for chunk in chunks:
             conn.receive_data(chunk)

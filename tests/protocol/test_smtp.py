@@ -26,6 +26,7 @@ from mailmagic.protocol.smtp import (
     SmtpConnection,
     SmtpState,
 )
+from tests.protocol import streams
 
 S = SmtpState
 
@@ -968,12 +969,7 @@ def test_any_server_bytes_parse_or_raise_remote_protocol_error(
     conn = SmtpConnection()
     for line in commands:
         conn.send(line)
-    stream = b"".join(pieces)
-    chunks = []
-    for size in cuts:
-        chunks.append(stream[:size])
-        stream = stream[size:]
-    chunks = [chunk for chunk in [*chunks, stream] if chunk]
+    chunks = streams.cut(b"".join(pieces), cuts)
     try:
         for chunk in chunks:
             conn.receive_data(chunk)
