@@ -10,8 +10,6 @@
 # scanned once, not once per chunk, and copies the body out of the buffer once.
 from __future__ import annotations
 
-import re
-
 from .errors import RemoteProtocolError
 
 __all__ = ["LineBuffer", "guess_server", "quote", "strip_eol"]
@@ -99,18 +97,6 @@ class LineBuffer:
             self._overlong = line[: SAMPLE + 1]
             raise self._too_long(line, "")
         return line
-
-    def take_until(self, pattern: re.Pattern[bytes]) -> tuple[bytes, bytes] | None:
-        """The octets before the first match of ``pattern`` from the first unread one (which
-        starts a line), and the match, both consumed; None while there is no match yet."""
-        found = pattern.search(self._data, self._pos)
-        if found is None:
-            if self._overlong is not None:
-                raise self._too_long(self._overlong, "without a line end")
-            return None
-        chunk, end = bytes(self._data[self._pos : found.start()]), bytes(found.group())
-        self._consumed(found.end())  # after this the match object no longer points right
-        return chunk, end
 
     def take_through_line(self, line: bytes) -> tuple[bytes, bytes] | None:
         """The octets before the first line that is exactly ``line`` (ended by CRLF or a bare LF)
