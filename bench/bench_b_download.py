@@ -11,8 +11,8 @@
 # archive is removed after the clock stops. Contenders run interleaved, best of the rounds.
 # Targets: on plain loopback fetch >= 3x poplib and >= 0.8x the bare loop; through the proxy
 # fetch >= 10x poplib. poplib, curl and the bare loop keep nothing; fetch writes every message
-# to a file, and on disk fsyncs each one (Archive._add_maildir), so the tmpfs archive is the
-# like-for-like comparison and the disk archive shows what durability costs on this machine.
+# to a file and syncs them to disk before they count as archived (Archive._flush), so the tmpfs
+# archive is the like-for-like comparison and the disk archive shows what durability costs here.
 from __future__ import annotations
 
 import poplib
@@ -246,8 +246,9 @@ def run(quick: bool = False) -> Section:
         f"{expected:,} octets in all as RETR sends them; every contender is checked to have "
         "received all of them. Timed from connect to the last message (curl: process start "
         f"to exit); best of {rounds} rounds on plain loopback, {proxied_rounds} through the proxy.",
-        f"fetch() archives into a Maildir under {TMPFS} (tmpfs) or {DISK} (disk); the disk "
-        "archive fsyncs every message file. poplib, curl and the bare loop keep nothing.",
+        f"fetch() archives into a Maildir under {TMPFS} (tmpfs) or {DISK} (disk), one file "
+        "per message, synced to disk in batches (Archive._flush). poplib, curl and the bare "
+        "loop keep nothing.",
         "curl: one process, URL glob pop3://127.0.0.1:PORT/[1-N]; curl reuses its connection "
         "for every URL of the glob and sends one RETR per message, waiting for each.",
     ]
