@@ -118,14 +118,18 @@ class Archive:
             self._index_file.write_text(json.dumps(self._index))
         elif self._staged:
             os.sync()
+            tmp, cur = f"{self.path}/tmp/", f"{self.path}/cur/"
             for name in self._staged:
-                os.replace(self.path / "tmp" / name, self.path / "cur" / name)
+                os.replace(tmp + name, cur + name)
             self._staged.clear()
         self._unflushed = 0
 
     def _add_maildir(self, uid: str, data: bytes) -> None:
         name = f"{_UNSAFE.sub(lambda m: f'%{ord(m.group()):02X}', uid)}:2,S"
-        (self.path / "tmp" / name).write_bytes(data)
+        with open(
+            f"{self.path}/tmp/{name}", "wb"
+        ) as handle:  # plain strings: this runs per message
+            handle.write(data)
         self._staged.append(name)
         self._index[uid] = name
 
