@@ -144,7 +144,9 @@ def _timeout(options: dict[str, str]) -> float | None:
 class _ProtocolMagics(Magics):
     """What %smtp and %pop3 share; subclasses name the protocol and its helpers."""
 
-    timeout = Float(30.0, help="Seconds to wait for a connection or a reply.").tag(config=True)
+    timeout = Float(
+        30.0, help="Seconds to wait for a connection, or for more of a reply (from its last octet)."
+    ).tag(config=True)
     local_name = Unicode("localhost", help="Name the client gives in EHLO for --starttls.").tag(
         config=True
     )

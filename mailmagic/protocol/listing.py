@@ -126,8 +126,8 @@ class Maildrop:
 
     def _message(self, args: list[str], reply: Pop3Reply) -> None:
         if args and args[0].isdigit():
-            head, _, _ = reply.body.partition(b"\r\n\r\n")
-            self.headers[int(args[0])] = head + b"\r\n"
+            end = reply.body.find(b"\r\n\r\n")  # not partition: no copy of a big body
+            self.headers[int(args[0])] = reply.body[: end if end >= 0 else None] + b"\r\n"
 
     def _dele(self, args: list[str], reply: Pop3Reply) -> None:
         if args and args[0].isdigit():

@@ -16,7 +16,7 @@ import binascii
 import enum
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
 from .errors import LocalProtocolError, RemoteProtocolError
@@ -50,15 +50,16 @@ def arguments_of(line: str) -> list[str]:
     return line.split()[1:]
 
 
-def encode_line(line: str, where: str) -> bytes:
-    """`line` in UTF-8 with CRLF appended; a CR or LF inside is refused (RFC 5321 2.3.8)."""
-    for char, name in (("\r", "CR"), ("\n", "LF")):
-        if char in line:
-            raise LocalProtocolError(
-                f"cannot send {where}: the line contains a {name} at position {line.index(char)}; "
-                "a line is sent with one call and CRLF is appended for you (a CR or LF inside "
-                "would smuggle in a second command). Send each line with its own call"
-            )
+def encode_line(line: str, where: Callable[[], str]) -> bytes:
+    """`line` in UTF-8 with CRLF appended; a CR or LF inside is refused (RFC 5321 2.3.8).
+    ``where()`` says what the line is, for the error message only."""
+    if "\r" in line or "\n" in line:
+        char, name = ("\r", "CR") if "\r" in line else ("\n", "LF")
+        raise LocalProtocolError(
+            f"cannot send {where()}: the line contains a {name} at position {line.index(char)}; "
+            "a line is sent with one call and CRLF is appended for you (a CR or LF inside "
+            "would smuggle in a second command). Send each line with its own call"
+        )
     return line.encode("utf-8") + b"\r\n"
 
 

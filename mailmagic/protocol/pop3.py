@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import re
 from collections import deque
 from collections.abc import Mapping
@@ -140,6 +141,8 @@ TRANSITIONS: Mapping[Pop3State, Mapping[str, Pop3State]] = MappingProxyType(
 ENDS_EITHER_WAY: Final = frozenset({"QUIT"})
 """Table entries taken on +OK or -ERR: the server closes after answering QUIT."""
 
+_SECRET_AFTER: Final = MappingProxyType({"PASS": 1, "APOP": 2, "AUTH": 2})
+"""Verbs whose words after the first N are secrets, masked in transcripts."""
 _RESP_CODE = re.compile(r"\[([^\[\]\s/]+(?:/[^\[\]\s/]+)*)\]\s*(.*)", re.DOTALL)
 _TIMESTAMP = re.compile(r"<[^<>\s]*@[^<>\s]*>")
 
@@ -162,7 +165,7 @@ class RespCode:
     @classmethod
     def parse(cls, text: str) -> RespCode | None:
         """The code at the start of a status text, if there is one."""
-        found = _RESP_CODE.match(text)
+        found = _RESP_CODE.match(text) if text.startswith("[") else None
         if found is None:
             return None
         return cls(found[1].upper(), found[2].strip() or None)
@@ -175,10 +178,15 @@ class Pop3Reply:
     ok: bool
     text: str  # after "+OK " / "-ERR ", response code included
     resp_code: RespCode | None = None
-    lines: tuple[str, ...] = ()  # body lines, dot-unstuffed, decoded (errors replaced)
     body: bytes = b""  # body, dot-unstuffed, CRLF line ends: the exact message for RETR/TOP
     raw: bytes = b""  # every byte received for this reply
     command: str | None = field(default=None, compare=False)  # the verb it answers, if any
+
+    @functools.cached_property
+    def lines(self) -> tuple[str, ...]:
+        """The body's lines, decoded (errors replaced); made when first asked for, since a big
+        RETR would otherwise be kept twice more, as text and as a list of lines."""
+        return tuple(self.body.decode("utf-8", "replace").split("\r\n")[:-1])
 
     @property
     def timestamp(self) -> str | None:
@@ -192,8 +200,9 @@ class Pop3Reply:
         head = (
             f"+OK{to}: the command succeeded" if self.ok else f"-ERR{to}: the command failed"
         ) + " (RFC 1939 section 3)."
-        if self.raw.count(b"\n") > 1 or self.lines:
-            head += f" {len(self.lines)} line(s) followed, dot-unstuffed, ended by '.'."
+        if self.raw.count(b"\n") > 1 or self.body:
+            count = self.body.count(b"\n")
+            head += f" {count} line(s) followed, dot-unstuffed, ended by '.'."
         return f"{head} {self.resp_code.explain()}" if self.resp_code else head
 
     def __str__(self) -> str:
@@ -225,12 +234,12 @@ class _Command:
     sasl: bool = False  # an AUTH exchange: "+ " continuations, then +OK/-ERR
     moves: bool = True  # False for a bare AUTH, which only lists mechanisms
 
-    @classmethod
-    def of(cls, line: str) -> _Command:
-        verb, args = verb_of(line), arguments_of(line)
+    @staticmethod
+    @functools.lru_cache(maxsize=256)
+    def of(verb: str, args: bool) -> _Command:
+        """How to read the reply to `verb`, typed with arguments or without."""
         multiline = verb in MULTILINE_ALWAYS or (verb in MULTILINE_WITHOUT_ARGUMENT and not args)
-        bare_auth = verb == "AUTH" and not args
-        return cls(verb, multiline, verb == "AUTH" and bool(args), not bare_auth)
+        return _Command(verb, multiline, verb == "AUTH" and args, verb != "AUTH" or args)
 
 
 @dataclass
@@ -246,14 +255,15 @@ class _PartialBody:
 _END_OF_BODY = b"."
 # An LF without a CR before it; the literal "\n" first lets the regex engine skip to each LF.
 _BARE_LF = re.compile(rb"\n(?<!\r\n)")
+_STUFFED_DOT = re.compile(rb"\n\.")
 
 
 class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
     """One POP3 session from the client's side, without I/O (see the module comment)."""
 
     def __init__(self, *, max_reply_size: int = MAX_REPLY_SIZE, lean: bool = False) -> None:
-        """``lean`` replies keep only the body of a multi-line reply (no ``lines``, and ``raw``
-        only the status line): what a bulk fetch wants, at a third of the memory."""
+        """``lean`` replies keep only the body of a multi-line reply (``raw`` is only the status
+        line): what a bulk fetch wants, at half the memory."""
         lines = LineBuffer(MAX_REPLY_LINE, "reply line", "RFC 2449 4 allows 512 for status lines")
         self.lean = lean
         super().__init__(Pop3State.CONNECTED, Pop3State.CLOSED, lines)
@@ -271,6 +281,11 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
     def pending(self) -> tuple[str, ...]:
         """Commands awaiting replies, oldest first ("<connect>" until the greeting)."""
         return tuple(command.verb for command in self._pending)
+
+    @property
+    def waiting(self) -> int:
+        """How many replies are due (the length of `pending`)."""
+        return len(self._pending)
 
     @property
     def greeting_timestamp(self) -> str | None:
@@ -292,30 +307,34 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         """`line` with secrets hidden, for transcripts: call it before `send(line)`."""
         if self.mode == "sasl":
             return line if line.strip() == "*" else "***"
-        words, verb = line.split(), verb_of(line)
-        keep = {"PASS": 1, "APOP": 2, "AUTH": 2}.get(verb)
-        if keep is None or len(words) <= keep:
+        keep = _SECRET_AFTER.get(verb_of(line))
+        if keep is None:
             return line
-        return " ".join([*words[:keep], "***"])
+        words = line.split()
+        return " ".join([*words[:keep], "***"]) if len(words) > keep else line
 
     # --- sending -------------------------------------------------------------------------------
 
     def send(self, line: str) -> bytes:
         """The bytes for one typed line (CRLF appended); see the module comment for the rules."""
-        verb = verb_of(line)
+        words = line.split(None, 1)
+        verb = words[0].upper() if words else ""
         self._refuse_if_closed(verb)
-        sasl = self.mode == "sasl"
-        where = "an AUTH response line" if sasl else self._where(verb)
+        sasl = self._sasl_pending > 0
+
+        def where() -> str:
+            return "an AUTH response line" if sasl else self._where(verb)
+
         data = encode_line(line, where)
         if not sasl and len(data) > MAX_COMMAND_LINE:
             raise LocalProtocolError(
-                f"cannot send {where}: the line is {len(data)} octets with its CRLF, over the "
+                f"cannot send {where()}: the line is {len(data)} octets with its CRLF, over the "
                 f"{MAX_COMMAND_LINE}-octet limit for a command (RFC 2449 section 4); shorten it "
                 "(for AUTH, leave out the initial response and answer the '+' instead). "
                 "Nothing was sent"
             )
         if not sasl:
-            command = _Command.of(line)
+            command = _Command.of(verb, len(words) > 1)
             self._pending.append(command)
             self._sasl_pending += command.sasl
         return data
@@ -343,7 +362,7 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
             self._body = _PartialBody(text, line)
             return None
         verb = command.verb if command is not None else None
-        return self._complete(Pop3Reply(ok, text, RespCode.parse(text), raw=line, command=verb))
+        return self._complete(Pop3Reply(ok, text, RespCode.parse(text), b"", line, verb))
 
     def _take_body(self) -> Pop3Reply | None:
         """The whole body at once, found by its terminator (C-speed search and unstuffing)."""
@@ -357,23 +376,28 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
                 )
             return None
         (chunk, end), (status, self._body) = taken, (self._body, None)
-        body = _unstuffed(chunk)
+        del taken
+        # At most two copies of a message alive at once: in lean mode the chunk and the body;
+        # else the raw reply, then the body cut from it once the chunk is gone.
+        if self.lean:
+            raw, body = status.raw, _unstuffed(chunk, 0, len(chunk))
+        else:
+            raw = b"".join((status.raw, chunk, end))
+            del chunk
+            body = _unstuffed(raw, len(status.raw), len(raw) - len(end))
         if _BARE_LF.search(body):
             body = _BARE_LF.sub(b"\r\n", body)
         resp, verb = RespCode.parse(status.text), self._pending[0].verb if self._pending else None
-        if self.lean:
-            return self._complete(Pop3Reply(True, status.text, resp, (), body, status.raw, verb))
-        lines = tuple(body.decode("utf-8", "replace").split("\r\n")[:-1])
-        raw = status.raw + chunk + end
-        return self._complete(Pop3Reply(True, status.text, resp, lines, body, raw, verb))
+        return self._complete(Pop3Reply(True, status.text, resp, body, raw, verb))
 
     def _parse_status(self, line: bytes) -> tuple[bool, str]:
         """(ok, text) of a status line: +OK or -ERR, any case, then a space or the end."""
         content = strip_eol(line)
-        for marker, ok in ((b"+OK", True), (b"-ERR", False)):
-            head, rest = content[: len(marker)], content[len(marker) :]
-            if head.upper() == marker and rest[:1] in (b"", b" "):
-                return ok, rest[1:].decode("utf-8", "replace")
+        head = content[:4].upper()
+        if head[:3] == b"+OK" and content[3:4] in (b"", b" "):
+            return True, content[4:].decode("utf-8", "replace")
+        if head == b"-ERR" and content[4:5] in (b"", b" "):
+            return False, content[5:].decode("utf-8", "replace")
         raise self._broken_reply(
             f"{quote(line)} where a status line belongs",
             "a POP3 reply starts with +OK or -ERR (RFC 1939 section 3); "
@@ -399,9 +423,7 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
             self._end(f"its {'+OK' if reply.ok else '-ERR'} reply to {command.verb}")
         if reply.command == command.verb:
             return reply
-        return Pop3Reply(
-            reply.ok, reply.text, reply.resp_code, reply.lines, reply.body, reply.raw, command.verb
-        )
+        return Pop3Reply(reply.ok, reply.text, reply.resp_code, reply.body, reply.raw, command.verb)
 
     def _next_state(self, command: _Command, ok: bool) -> Pop3State:
         row = TRANSITIONS[self._state]
@@ -540,11 +562,25 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         return not self.capabilities or needed is None or needed in self.capabilities
 
 
-def _unstuffed(chunk: bytes) -> bytes:
-    """A body with the "." that was put before every line starting with "." taken away again
-    (RFC 1939 section 3); `chunk` starts at a line start. bytes.replace, at C speed."""
-    body = chunk.replace(b"\n.", b"\n")
-    return body[1:] if body[:1] == b"." else body
+def _unstuffed(data: bytes, start: int, end: int) -> bytes:
+    """The body in ``data[start:end]`` (which starts at a line start) with the "." that was put
+    before every line starting with "." taken away again (RFC 1939 section 3). The dots are
+    found by a regex at C speed and the pieces between them joined from views: the body is the
+    only copy made (`data` itself when it is all body and has no such dot)."""
+    if data[start : start + 1] == b".":
+        start += 1
+    with memoryview(data) as view:
+        pieces = []
+        for found in _STUFFED_DOT.finditer(data, start, end):
+            pieces.append(view[start : found.start() + 1])
+            start = found.end()
+        if not pieces and start == 0 and end == len(data):
+            return data
+        pieces.append(view[start:end])
+        body = b"".join(pieces)
+        for piece in pieces:
+            piece.release()
+    return body
 
 
 def _is_continuation(line: bytes) -> bool:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Literal
@@ -314,6 +314,11 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
         return tuple(self._pending)
 
     @property
+    def waiting(self) -> int:
+        """How many replies are due (the length of `pending`)."""
+        return len(self._pending)
+
+    @property
     def mode(self) -> Mode:
         """What the next line sent is: a command, message text, a SASL response or chunk data."""
         if self._chunk_left:
@@ -353,9 +358,8 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
         verb = verb_of(line)
         self._refuse_if_closed(verb)
         mode = self.mode
-        where = self._describe(verb, mode)
-        data = encode_line(line, where)
-        self._check_length(data, mode, where)
+        data = encode_line(line, lambda: self._describe(verb, mode))
+        self._check_length(data, mode, lambda: self._describe(verb, mode))
         if mode == "chunk":
             self._chunk_left = max(0, self._chunk_left - len(data))
         elif mode == "text" and line == END_OF_DATA:
@@ -373,10 +377,10 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
                 "send_message needs the DATA state; send DATA and wait for the 354 reply first"
             )
         lines = [b"." + line if line.startswith(b".") else line for line in _message_lines(message)]
-        for number, line in enumerate(lines, 1):
-            if len(line) + 2 > MAX_TEXT_LINE:
-                where = f"line {number} of the message in state DATA"
-                self._check_length(line + b"\r\n", "text", where)
+        long = next((n for n, line in enumerate(lines) if len(line) + 2 > MAX_TEXT_LINE), None)
+        if long is not None:
+            where = f"line {long + 1} of the message in state DATA"
+            self._check_length(lines[long] + b"\r\n", "text", lambda: where)
         self._pending.append(END_OF_DATA)
         return b"".join(line + b"\r\n" for line in lines) + b".\r\n"
 
@@ -401,12 +405,12 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
             "chunk": "BDAT chunk data",
         }[mode]
 
-    def _check_length(self, data: bytes, mode: Mode, where: str) -> None:
+    def _check_length(self, data: bytes, mode: Mode, where: Callable[[], str]) -> None:
         if mode not in _LIMITS or len(data) <= _LIMITS[mode][0]:
             return
         limit, what, advice = _LIMITS[mode]
         raise LocalProtocolError(
-            f"cannot send {where}: the line is {len(data)} octets with its CRLF, over the "
+            f"cannot send {where()}: the line is {len(data)} octets with its CRLF, over the "
             f"{limit}-octet limit for {what}; {advice}. Nothing was sent"
         )
 

@@ -62,6 +62,12 @@ class Connection(Protocol):
     def pending(self) -> tuple[str, ...]: ...
 
     @property
+    def waiting(self) -> int: ...
+
+    @property
+    def buffered(self) -> int: ...
+
+    @property
     def mode(self) -> str: ...
 
     def mask(self, line: str) -> str: ...
@@ -156,20 +162,26 @@ class Session(ABC, Generic[C, R]):
     def command(self, line: str, timeout: float | None = None) -> R | None:
         """Send one raw line; return its reply, or None when none is due (message text)."""
         self.refresh()
-        transport = self._require_open()
-        mode, shown = self.conn.mode, self.conn.mask(line)
-        before = len(self.conn.pending)
-        data = self.conn.send(line)  # LocalProtocolError here: nothing was sent
+        transport, conn = self._require_open(), self.conn
+        mode, shown, before = conn.mode, conn.mask(line), conn.waiting
+        data = conn.send(line)  # LocalProtocolError here: nothing was sent
+        started = time.monotonic()
+        try:
+            transport.send(data)
+            lost = None
+        except TransportError as error:
+            lost = str(error)
+        # Recorded once the line is on its way: this overlaps with the server's work.
         if mode in ("text", "chunk"):
             self.transcript.sent_text(data, self.tls is not None)
         else:
             self.transcript.sent(shown, self.tls is not None)
-        started = time.monotonic()
-        self._guarded(transport.send, data)
+        if lost is not None:
+            self._fail("closed", lost)
         # A reply is due for a new command, a SASL line, or the line that completes a BDAT chunk
         # (RFC 3030: the server answers once all the announced octets are in).
-        due = len(self.conn.pending) > before or mode in ("sasl", "chunk")
-        if not due or self.conn.mode == "chunk":
+        due = conn.waiting > before or mode in ("sasl", "chunk")
+        if not due or conn.mode == "chunk":
             return None
         reply = self._read_reply(started, timeout or self.settings.timeout)
         if line.split(" ", 1)[0].upper() in self.tls_verbs and self._is_positive(reply):
@@ -244,26 +256,34 @@ class Session(ABC, Generic[C, R]):
         self.transcript.note(detail, tls=True)
 
     def _read_reply(self, started: float, timeout: float, keep: bool = True) -> R:
-        transport = self._require_open()
-        deadline = time.monotonic() + timeout
-        received = 0
+        transport, conn = self._require_open(), self.conn
+        if not conn.buffered:  # nothing to parse yet: wait for the server first
+            conn.receive_data(self._receive(transport, timeout))
         while True:
             try:
-                event = self.conn.next_event()
+                event = conn.next_event()
             except RemoteProtocolError as error:
                 self._fail("broken", f"the server broke the protocol: {error}")
             if event is NEED_DATA:
-                data = self._receive(transport, deadline, timeout)
-                received += len(data)
-                self.conn.receive_data(data)
+                # The timeout counts from the last octet received: a long reply that keeps
+                # coming (a big RETR on a slow link) is not cut.
+                conn.receive_data(self._receive(transport, timeout))
                 continue
             if isinstance(event, ConnectionClosed):
                 self._fail("closed", event.reason)
             return self._record(event, started, keep)
 
-    def _receive(self, transport: Transport, deadline: float, timeout: float) -> bytes:
+    def _receive(self, transport: Transport, timeout: float) -> bytes:
         try:
-            return self._guarded(transport.recv, deadline)
+            return transport.recv(time.monotonic() + timeout)
+        except ReadTimeout:
+            self._fail(
+                "broken",
+                f"no complete reply: nothing arrived for {timeout:g} s; the server may be slow "
+                "or not speaking this protocol (raise the timeout, then reconnect)",
+            )
+        except TransportError as error:
+            self._fail("closed", str(error))
         except KeyboardInterrupt:
             self._fail_quietly("broken", "interrupted while waiting for a reply")
             raise
@@ -282,13 +302,7 @@ class Session(ABC, Generic[C, R]):
     def _guarded(self, call: Callable[..., T], *args: object) -> T:
         try:
             return call(*args)
-        except ReadTimeout:
-            self._fail(
-                "broken",
-                f"no complete reply within {self.settings.timeout:g} s; the server may be slow "
-                "or not speaking this protocol (raise the timeout, then reconnect)",
-            )
-        except (OSError, TransportError) as error:
+        except OSError as error:
             self._fail("closed", str(error))
 
     def _fail(self, status: Status, reason: str) -> NoReturn:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Direction = Literal["client", "server", "note"]
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # a named tuple: made for every line, at a third of a dataclass's cost
     """One recorded line group: what was sent or received (already masked), or a note."""
 
     direction: Direction
@@ -40,8 +39,9 @@ class Transcript:
 
     def _add(self, entry: Entry) -> None:
         self.entries.append(entry)
-        for listener in list(self.listeners):
-            listener(entry)
+        if self.listeners:
+            for listener in list(self.listeners):
+                listener(entry)
 
     def sent(self, masked_line: str, tls: bool) -> None:
         """Record a command line the client sent, its secrets already masked by the protocol."""

@@ -1,7 +1,8 @@
 # What this module does: the one place that owns a socket. A blocking TCP connection with a
 # connect timeout and a per-read deadline, implicit TLS (SMTPS 465 / POP3S 995, RFC 8314) or an
 # in-place upgrade (STARTTLS / STLS), certificate verification on by default. Reads wait in short
-# slices so a kernel interrupt (Ctrl-C, SIGINT) stops a wait at once and the kernel never hangs.
+# slices, checking the deadline between them, so the kernel never hangs; Ctrl-C (SIGINT) ends a
+# wait at once.
 from __future__ import annotations
 
 import contextlib
@@ -9,7 +10,10 @@ import datetime as dt
 import select
 import socket
 import ssl
+import struct
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 RECV_CHUNK = 64 * 1024
@@ -63,7 +67,9 @@ class Transport:
         # Lines go out as typed, one small write each: without TCP_NODELAY, Nagle's algorithm
         # and the peer's delayed ACK hold the second of two writes back for ~40 ms.
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock.settimeout(_SLICE)
+        if not _kernel_timeouts(self._sock):
+            self._sock.settimeout(_SLICE)
+        self._readable = _readable_now(self._sock)  # the same descriptor after a TLS upgrade
         self._verified = False
 
     @property
@@ -111,18 +117,28 @@ class Transport:
         )
 
     def send(self, data: bytes) -> None:
-        """Send every byte or raise TransportError."""
-        try:
-            self._sock.sendall(data)
-        except OSError as error:
-            raise TransportError(_lost(error)) from None
+        """Send every byte or raise TransportError, also when the server takes nothing for
+        ``timeout`` seconds (a big message on a slow link is not cut while it moves)."""
+        view, deadline = memoryview(data), time.monotonic() + self.timeout
+        while view:
+            try:
+                sent = self._sock.send(view)
+            except (TimeoutError, BlockingIOError, ssl.SSLWantWriteError):
+                if time.monotonic() >= deadline:
+                    raise TransportError(
+                        f"the server took no data for {self.timeout:g} s"
+                    ) from None
+                continue
+            except OSError as error:
+                raise TransportError(_lost(error)) from None
+            view, deadline = view[sent:], time.monotonic() + self.timeout
 
     def recv(self, deadline: float) -> bytes:
         """Up to RECV_CHUNK bytes; b"" when the server closed; ReadTimeout after ``deadline``."""
         while True:
             try:
                 return self._sock.recv(RECV_CHUNK)
-            except (TimeoutError, ssl.SSLWantReadError):
+            except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
                 if time.monotonic() >= deadline:
                     raise ReadTimeout("no reply") from None
             except OSError as error:
@@ -132,11 +148,11 @@ class Transport:
         """What arrived unasked, without waiting: None if nothing, b"" if the server closed."""
         sock = self._sock
         pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
-        if not pending and not select.select([sock], [], [], 0)[0]:
+        if not pending and not self._readable():
             return None
         try:
             return sock.recv(RECV_CHUNK)
-        except (TimeoutError, ssl.SSLWantReadError):
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
             return None
         except OSError:
             return b""
@@ -145,6 +161,33 @@ class Transport:
         """Close the socket; safe to call twice."""
         with contextlib.suppress(OSError):
             self._sock.close()
+
+
+def _kernel_timeouts(sock: socket.socket) -> bool:
+    """Make `sock` blocking, its reads and writes giving up after _SLICE in the kernel
+    (SO_RCVTIMEO, SO_SNDTIMEO): one system call per read where Python's own timeouts make two
+    (poll, then recv). A signal still ends the wait at once (EINTR). Linux only; False elsewhere,
+    or if the kernel refuses, and the caller uses Python's timeouts instead."""
+    if sys.platform != "linux":
+        return False
+    seconds = int(_SLICE)
+    value = struct.pack("ll", seconds, int((_SLICE - seconds) * 1_000_000))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+    except OSError:
+        return False
+    sock.settimeout(None)
+    return True
+
+
+def _readable_now(sock: socket.socket) -> Callable[[], bool]:
+    """A check, without waiting, whether `sock` has something to read (or was closed)."""
+    if not hasattr(select, "poll"):  # Windows
+        return lambda: bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return lambda: bool(poller.poll(0))
 
 
 def _lost(error: OSError) -> str:

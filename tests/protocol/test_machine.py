@@ -39,9 +39,11 @@ def test_verb_and_arguments(line: str, verb: str, args: list[str]) -> None:
 
 
 def test_encode_line() -> None:
-    assert encode_line("caf\u00e9", "x") == "caf\u00e9".encode() + b"\r\n"
-    with pytest.raises(LocalProtocolError, match="a CR at position 4"):
-        encode_line("NOOP\rQUIT", "NOOP in state READY")
+    assert encode_line("caf\u00e9", lambda: "x") == "caf\u00e9".encode() + b"\r\n"
+    with pytest.raises(LocalProtocolError, match=r"NOOP in state READY: .* a CR at position 4"):
+        encode_line("NOOP\rQUIT", lambda: "NOOP in state READY")
+    with pytest.raises(LocalProtocolError, match="a LF at position 4"):
+        encode_line("NOOP\nQUIT", lambda: "NOOP in state READY")
 
 
 def test_verbs_of_skips_pseudo_commands_and_merges_bdat() -> None:

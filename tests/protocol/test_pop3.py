@@ -745,3 +745,30 @@ def test_any_server_bytes_parse_or_raise_remote_protocol_error(
             assert conn.state is P.CLOSED
     except RemoteProtocolError:
         assert conn.state is P.CLOSED
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.binary(max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b),
+            st.sampled_from([b".", b"..", b".x", b"", b"..\xff"]),
+        ),
+        max_size=20,
+    ),
+    cuts=st.lists(st.integers(min_value=1, max_value=60), max_size=20),
+    lean=st.booleans(),
+)
+def test_any_retr_body_comes_back_exactly(lines: list[bytes], cuts: list[int], lean: bool) -> None:
+    body = b"".join(line + b"\r\n" for line in lines)
+    stuffed = b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines)
+    wire = b"+OK message follows\r\n" + stuffed + b".\r\n"
+    conn = connection_in(P.TRANSACTION)
+    conn.lean = lean
+    conn.send("RETR 1")
+    replies = drain_all(conn, streams.cut(wire, cuts))
+    assert len(replies) == 1
+    reply = replies[0]
+    assert isinstance(reply, Pop3Reply) and reply.body == body
+    assert reply.raw == (b"+OK message follows\r\n" if lean else wire)
+    assert reply.lines == tuple(body.decode("utf-8", "replace").split("\r\n")[:-1])

@@ -1,6 +1,7 @@
 # What this module does: tests of what every session does (mailmagic/session/base.py): faults of
 # the server — it never answers, closes mid-reply, sends a 10 MB line, sends garbage instead of a
-# reply code, says 421 — give a clear error within the timeout and leave the session closed or
+# reply code, says 421 — give a clear error within the timeout (counted from the last octet, so a
+# long reply that keeps coming is not cut) and leave the session closed or
 # broken, never hung; reconnect reopens with the same settings; a closed session refuses clearly.
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from mailmagic.protocol.errors import LocalProtocolError
 from mailmagic.session.base import SessionBroken, SessionClosed, Settings
 from mailmagic.session.pop3 import Pop3Session
 from mailmagic.session.smtp import SmtpSession
-from tests.session.fake_server import big_line, fake_server
+from tests.session.fake_server import Step, big_line, fake_server
 
 S220_READY = b"220 fake.test ESMTP ready\r\n"
 
@@ -32,10 +33,23 @@ def test_a_server_that_never_answers_breaks_the_session_within_the_timeout() -> 
     with fake_server(("sleep", 30)) as port:
         session = smtp(port, timeout=0.5)
         started = time.monotonic()
-        with pytest.raises(SessionBroken, match=r"no complete reply within 0.5 s"):
+        with pytest.raises(SessionBroken, match=r"nothing arrived for 0.5 s"):
             session.connect()
         assert time.monotonic() - started < 3
     assert session.status == "broken"
+
+
+def test_the_timeout_counts_from_the_last_octet_so_a_long_reply_is_not_cut() -> None:
+    trickle: list[Step] = [("sleep", 0.25), ("send", b"a line of the message\r\n")] * 8
+    script = [("send", b"+OK ready\r\n"), ("readline", None), ("send", b"+OK 200 octets\r\n")]
+    with fake_server(*script, *trickle, ("send", b".\r\n")) as port:
+        session = Pop3Session("t", Settings("127.0.0.1", port, timeout=1.0))
+        session.connect()
+        started = time.monotonic()
+        reply = session.command("RETR 1")
+        assert time.monotonic() - started > 1.5  # longer than the timeout, and not cut
+        assert reply is not None and reply.lines == ("a line of the message",) * 8
+        assert session.is_open
 
 
 def test_a_reply_cut_in_the_middle_closes_the_session_and_says_so() -> None:

@@ -1,9 +1,14 @@
 # What this module does: tests of the socket layer (mailmagic/session/transport.py) against the
 # lab server: implicit TLS verified with the lab CA, TLS facts (version, cipher, names, expiry),
-# certificate refusal with advice, insecure mode, and read deadlines.
+# certificate refusal with advice, insecure mode, read deadlines, and sends that wait for a slow
+# reader but not for one that never reads.
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -44,3 +49,49 @@ def test_read_deadline(lab: LabServer) -> None:
         transport.recv(time.monotonic() + 0.3)
     assert 0.25 < time.monotonic() - started < 1.5
     transport.close()
+
+
+@contextmanager
+def slow_reader(wait: float) -> Iterator[tuple[int, list[int]]]:
+    """A loopback server that reads nothing for ``wait`` seconds, then everything; yields its
+    port and a list that gets the number of octets it read."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    got: list[int] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            time.sleep(wait)
+            total = 0
+            while data := conn.recv(1 << 20):
+                total += len(data)
+            got.append(total)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], got
+    finally:
+        listener.close()
+        thread.join(wait + 5)
+
+
+def test_a_big_send_to_a_slow_reader_is_not_cut() -> None:
+    data = b"x" * (32 << 20)  # more than the socket buffers hold
+    with slow_reader(1.0) as (port, got):
+        transport = Transport("127.0.0.1", port, 5)
+        started = time.monotonic()
+        transport.send(data)
+        assert time.monotonic() - started > 0.5  # it really waited for the reader
+        transport.close()
+    assert got == [len(data)]
+
+
+def test_a_send_the_server_never_takes_times_out() -> None:
+    with slow_reader(2.0) as (port, _):
+        transport = Transport("127.0.0.1", port, 0.5)
+        started = time.monotonic()
+        with pytest.raises(TransportError, match=r"the server took no data for 0.5 s"):
+            transport.send(b"x" * (64 << 20))
+        assert time.monotonic() - started < 2
+        transport.close()
