@@ -13,10 +13,13 @@
 # (the default 64 KiB is fine): on LimitOverrunError the bytes seen so far are thrown away and
 # reading goes on to the end of the line, so a 10 MB line without CRLF costs about twice the limit
 # in memory and gets -ERR, not a closed connection. Multi-line replies are dot-stuffed and streamed
-# from `crlf_lines` in chunks of DRAIN_EVERY octets with a drain after each, so a 50 MB RETR holds
-# one chunk at a time. The idle timeout (RFC 1939 section 3 autologout) is a timer restarted by each
-# line read and each drain; when it fires it aborts the transport. Handlers return Reply values and
-# the session loop writes them; AUTH's "+ " continuation is the one handler that talks itself.
+# in chunks of about DRAIN_EVERY octets with a drain after each (RETR reads and stuffs whole blocks
+# of lines, `crlf_blocks`; TOP goes line by line), so a 50 MB RETR holds one chunk at a time.
+# Output is queued and written when the queue is that big or the session is about to wait for a
+# command, so the replies to pipelined commands share writes. The idle timeout (RFC 1939 section 3
+# autologout) is one timer per session that each line read and each drain pushes back; when it
+# fires it aborts the transport. Handlers return Reply values and the session loop writes them;
+# AUTH's "+ " continuation is the one handler that talks itself.
 from __future__ import annotations
 
 import asyncio
@@ -63,6 +66,7 @@ TOO_LONG = (
 )
 _NO_SECRET = "\0no such user\0"  # checked for unknown users, so they answer like wrong passwords
 _NUMBER = re.compile(r"[0-9]+")
+_LINE_DOT = re.compile(rb"\n\.")
 
 
 class State(Enum):
@@ -292,7 +296,7 @@ def dot_stuffed(lines: Iterable[bytes], chunk_size: int = DRAIN_EVERY) -> Iterat
 def stuffed_blocks(blocks: Iterable[bytes]) -> Iterator[bytes]:
     """Blocks of whole CRLF lines byte-stuffed at C speed, then ".CRLF" (RFC 1939 section 3)."""
     for block in blocks:
-        block = block.replace(b"\n.", b"\n..")
+        block = _LINE_DOT.sub(b"\n..", block)  # a regex finds the dots faster than replace
         yield b"." + block if block.startswith(b".") else block
     yield b".\r\n"
 
@@ -323,6 +327,13 @@ async def start_tls(writer: asyncio.StreamWriter, context: ssl.SSLContext) -> No
     setattr(writer, "_transport", transport)  # noqa: B010
     setattr(protocol, "_transport", transport)  # noqa: B010
     setattr(protocol, "_over_ssl", True)  # noqa: B010
+
+
+def _line_waiting(reader: asyncio.StreamReader) -> bool:
+    """True when a whole line is buffered already (the client pipelined it). StreamReader has
+    no public way to tell, so this looks at the private buffer; False when it cannot."""
+    buffered = getattr(reader, "_buffer", None)
+    return isinstance(buffered, bytearray) and b"\n" in buffered
 
 
 def discard_buffered_input(reader: asyncio.StreamReader) -> int:
@@ -356,7 +367,11 @@ class Pop3Session:
         self.mailbox: str | None = None  # the locked maildrop, once logged in
         self.messages: list[StoredMessage] = []
         self.deleted: set[int] = set()
-        self.idle_timer: asyncio.TimerHandle | None = None
+        self._out: list[bytes | bytearray] = []  # output not yet written (see _send)
+        self._queued = 0  # octets in _out
+        self.loop = asyncio.get_running_loop()
+        self.last_active = self.loop.time()
+        self.idle_timer = self.loop.call_later(ctx.config.pop3_idle_timeout, self._watch_idle)
         self.timed_out = False
         self.handlers: Mapping[str, Handler] = {
             "USER": self._user,
@@ -394,8 +409,7 @@ class Pop3Session:
             log.exception("POP3 session with %s failed; closing it", peer)
         finally:
             self._unlock()
-            if self.idle_timer is not None:
-                self.idle_timer.cancel()
+            self.idle_timer.cancel()
             await self._close()
 
     async def _serve(self) -> None:
@@ -406,28 +420,34 @@ class Pop3Session:
             else:
                 await self._send(reply)
             if reply.close:
+                await self._flush()
                 return
 
     def _touch(self) -> None:
-        """Restart the idle timer: the client just sent a line or took some of our output."""
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-        loop = asyncio.get_running_loop()
-        self.idle_timer = loop.call_later(self.ctx.config.pop3_idle_timeout, self._autologout)
+        """Note activity: the client just sent a line or took some of our output."""
+        self.last_active = self.loop.time()
 
-    def _autologout(self) -> None:
-        """RFC 1939 section 3: close an idle session without entering UPDATE.
+    def _watch_idle(self) -> None:
+        """RFC 1939 section 3: close a session idle for pop3_idle_timeout without entering
+        UPDATE. One timer per session, re-armed for the time left when it fires (cheaper than a
+        new timer for every line and drain).
 
         Aborting the transport wakes a pending read (EOF) or drain (connection lost) at once; a
         timer rather than ``asyncio.wait_for`` also keeps 3.10/3.11's wait_for from swallowing a
         cancellation when the server stops.
         """
+        left = self.last_active + self.ctx.config.pop3_idle_timeout - self.loop.time()
+        if left > 0:
+            self.idle_timer = self.loop.call_later(left, self._watch_idle)
+            return
         self.timed_out = True
         self.writer.transport.abort()
 
     async def _read_line(self, limit: int) -> bytes | None:
         """The next line; None when it was over ``limit`` octets (it is read and thrown away)."""
         self._touch()
+        if not _line_waiting(self.reader):  # about to wait for the client: send what is queued
+            await self._flush()
         overrun = False
         while True:
             try:
@@ -441,16 +461,30 @@ class Pop3Session:
             return None if overrun or len(line) > limit else line
 
     async def _send(self, reply: Reply) -> None:
-        self.writer.write(reply.line.encode("utf-8") + b"\r\n")
+        """Queue the reply. Queued output goes out in writes of about DRAIN_EVERY octets, each
+        followed by a drain, and before the session waits for the next command (_read_line):
+        replies to pipelined commands share writes, as a corked socket would."""
+        self._queue(reply.line.encode("utf-8") + b"\r\n")
         chunks: Iterable[bytes | bytearray]
         if reply.blocks is not None:
             chunks = stuffed_blocks(reply.blocks)
         else:
             chunks = dot_stuffed(reply.body) if reply.body is not None else ()
         for chunk in chunks:
-            self.writer.write(chunk)
+            self._queue(chunk)
+            if self._queued >= DRAIN_EVERY:
+                await self._flush()
+
+    def _queue(self, data: bytes | bytearray) -> None:
+        self._out.append(data)
+        self._queued += len(data)
+
+    async def _flush(self) -> None:
+        if self._out:
+            self.writer.write(b"".join(self._out))
+            self._out.clear()
+            self._queued = 0
             await self._drain()
-        await self._drain()
 
     async def _drain(self) -> None:
         await self.writer.drain()
@@ -464,6 +498,7 @@ class Pop3Session:
         before the +OK, and is dropped.
         """
         assert self.ctx.tls_context is not None  # _stls answers +OK only with a context
+        await self._flush()
         self.writer.write(reply.line.encode("utf-8") + b"\r\n")
         dropped = discard_buffered_input(self.reader)
         if dropped:
@@ -582,8 +617,7 @@ class Pop3Session:
 
     async def _sasl_response(self) -> str:
         """Ask for the response with an empty challenge (RFC 5034 section 4); "*" cancels."""
-        self.writer.write(b"+ \r\n")
-        await self._drain()
+        self._queue(b"+ \r\n")  # sent by _read_line, after any reply still queued
         line = await self._read_line(MAX_SASL_LINE)
         if line is None:
             raise CommandError(f"AUTH response too long: the limit is {MAX_SASL_LINE} octets")

@@ -48,7 +48,7 @@ def _unique_name(hostname: str) -> str:
     return f"{seconds}.M{micros:06d}P{os.getpid()}Q{next(_counter)}.{hostname}"
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -68,6 +68,7 @@ class MailStore:
         self.root = Path(root)
         self._locked: set[str] = set()
         self._lock = threading.Lock()
+        self._ready: set[str] = set()  # mailboxes whose folders exist
         host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:20] or "lab"
         self._hostname = host
         for name in (*mailboxes, OUTBOX):
@@ -99,22 +100,31 @@ class MailStore:
         """
         data = to_lf(message)
         crlf_size = pop3_size(data)
-        staged: list[tuple[Path, Path]] = []
+        staged: list[tuple[str, str]] = []  # (in tmp/, in new/): plain strings, this runs a lot
         try:
             for mailbox in mailboxes:
-                base = self._ensure(mailbox)
+                base = self._folder(mailbox)
                 name = f"{_unique_name(self._hostname)},S={len(data)},W={crlf_size}"
-                tmp_path = base / "tmp" / name
-                _write_synced(tmp_path, data)
-                staged.append((tmp_path, base / "new" / name))
-        except BaseException:
+                staged.append((f"{base}/tmp/{name}", f"{base}/new/{name}"))
+                _write_synced(staged[-1][0], data)
+        except BaseException as error:
+            if isinstance(error, FileNotFoundError):  # someone removed the folder: make it anew
+                self._ready.clear()
             for tmp_path, _ in staged:
-                tmp_path.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp_path)
             raise
         for tmp_path, new_path in staged:
             os.rename(tmp_path, new_path)
-            _fsync_dir(new_path.parent)
-        return [new_path.name.split(",", 1)[0] for _, new_path in staged]
+            _fsync_dir(os.path.dirname(new_path))
+        return [os.path.basename(new_path).split(",", 1)[0] for _, new_path in staged]
+
+    def _folder(self, mailbox: str) -> str:
+        """The mailbox's folder, its tmp/, new/ and cur/ made the first time it is asked for."""
+        if mailbox not in self._ready:
+            self._ensure(mailbox)
+            self._ready.add(mailbox)
+        return f"{self.root}/{mailbox}"
 
     def messages(self, mailbox: str) -> list[StoredMessage]:
         """The messages of a mailbox (new/ and cur/), oldest first."""
@@ -150,11 +160,16 @@ class MailStore:
             message.path.unlink(missing_ok=True)
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+def _write_synced(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with memoryview(data) as view:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, view[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _stored(path: Path) -> StoredMessage:
@@ -184,10 +199,24 @@ def crlf_lines(message: StoredMessage) -> Iterator[bytes]:
 def crlf_blocks(message: StoredMessage, size: int = 64 * 1024) -> Iterator[bytes]:
     """The message in blocks of about ``size`` octets, each ending at a line end, CRLF line ends
     and a final CRLF: what RETR sends, read a block at a time (fast, and memory stays bounded)."""
-    with open(message.path, "rb") as handle:
-        while block := handle.read(size):
-            if not block.endswith(b"\n"):
-                block += handle.readline()
-            if not block.endswith(b"\n"):
-                block += b"\n"
-            yield block.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    fd = os.open(message.path, os.O_RDONLY)  # whole blocks: no file object needed
+    try:
+        carry = b""  # the start of a line the last block cut
+        while block := os.read(fd, size):
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                carry += block
+                continue
+            yield _crlf(carry + block[:cut])
+            carry = block[cut:]
+        if carry:
+            yield _crlf(carry + b"\n")
+    finally:
+        os.close(fd)
+
+
+def _crlf(lines: bytes) -> bytes:
+    """LF (or CRLF) line ends as CRLF, a lone CR kept; one pass when there is no CR at all."""
+    if b"\r" in lines:
+        lines = lines.replace(b"\r\n", b"\n")
+    return lines.replace(b"\n", b"\r\n")

@@ -126,10 +126,15 @@ class Archive:
 
     def _add_maildir(self, uid: str, data: bytes) -> None:
         name = f"{_UNSAFE.sub(lambda m: f'%{ord(m.group()):02X}', uid)}:2,S"
-        with open(
-            f"{self.path}/tmp/{name}", "wb"
-        ) as handle:  # plain strings: this runs per message
-            handle.write(data)
+        # Plain strings and system calls, no pathlib or file objects: this runs per message.
+        fd = os.open(f"{self.path}/tmp/{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            with memoryview(data) as view:
+                written = 0
+                while written < len(data):
+                    written += os.write(fd, view[written:])
+        finally:
+            os.close(fd)
         self._staged.append(name)
         self._index[uid] = name
 

@@ -119,19 +119,19 @@ class Transport:
     def send(self, data: bytes) -> None:
         """Send every byte or raise TransportError, also when the server takes nothing for
         ``timeout`` seconds (a big message on a slow link is not cut while it moves)."""
-        view, deadline = memoryview(data), time.monotonic() + self.timeout
+        view, stalled = memoryview(data), 0.0  # since when the server has taken nothing
         while view:
             try:
-                sent = self._sock.send(view)
+                view, stalled = view[self._sock.send(view) :], 0.0
             except (TimeoutError, BlockingIOError, ssl.SSLWantWriteError):
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                stalled = stalled or now - _SLICE  # one slice has gone by already
+                if now - stalled >= self.timeout:
                     raise TransportError(
                         f"the server took no data for {self.timeout:g} s"
                     ) from None
-                continue
             except OSError as error:
                 raise TransportError(_lost(error)) from None
-            view, deadline = view[sent:], time.monotonic() + self.timeout
 
     def recv(self, deadline: float) -> bytes:
         """Up to RECV_CHUNK bytes; b"" when the server closed; ReadTimeout after ``deadline``."""

@@ -619,6 +619,27 @@ def test_pipelined_commands_in_one_send_are_answered_in_order(lab: Pop3Lab) -> N
     assert wire.at_eof()
 
 
+def test_pipelined_replies_come_before_an_auth_continuation(lab: Pop3Lab) -> None:
+    wire = lab.wire()
+    wire.send("CAPA", "NOOP", "AUTH PLAIN")  # queued replies go out before the "+ "
+    assert wire.line().startswith(OK) and "PIPELINING" in wire.body()
+    assert wire.line().startswith("-ERR")  # NOOP before login
+    assert wire.line() == SASL_CONTINUE
+    assert wire.ask(plain("alice", "alice", "alice-password")).startswith(OK)
+
+
+def test_many_pipelined_retrs_come_back_whole_and_in_order(lab: Pop3Lab) -> None:
+    wire = lab.wire()
+    wire.login()
+    wire.send(*[f"RETR {n}" for n in (1, 2) * 20], "QUIT")
+    bodies = []
+    for _ in range(40):
+        assert wire.line().startswith(OK)
+        bodies.append(wire.body())
+    assert bodies == [bodies[0], bodies[1]] * 20 and bodies[0] != bodies[1]
+    assert wire.line().startswith(f"{OK} mailmagic-lab POP3 server signing off")
+
+
 def test_large_message_retr_is_byte_exact(start_pop3: Callable[..., Pop3Lab]) -> None:
     server = start_pop3()
     lines = [

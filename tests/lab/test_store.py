@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -124,3 +125,31 @@ def test_blocks_are_whole_crlf_lines(store: MailStore) -> None:
     blocks = list(crlf_blocks(message, size=1000))
     assert len(blocks) > 10 and all(b.endswith(b"\r\n") for b in blocks)
     assert b"".join(blocks) == long + b"\r\n" == b"".join(crlf_lines(message))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b"Subject: one long line\r\n\r\n" + b"x" * 5000 + b"\r\nshort\r\n",  # longer than a block
+        b"Subject: a lone CR\r\n\r\nkeep\rthis\r\nand this\n",  # a bare CR stays, LF gets CR
+        b"no line end at all",
+        b"",
+    ],
+    ids=["line-over-a-block", "lone-cr", "no-line-end", "empty"],
+)
+def test_blocks_match_the_line_by_line_reading(store: MailStore, message: bytes) -> None:
+    store.deliver(["alice"], message)
+    (stored,) = store.messages("alice")
+    blocks = list(crlf_blocks(stored, size=1000))
+    assert all(b.endswith(b"\r\n") for b in blocks)
+    assert b"".join(blocks) == b"".join(crlf_lines(stored))
+    assert len(b"".join(blocks)) == stored.size
+
+
+def test_a_removed_folder_fails_one_delivery_then_is_made_again(store: MailStore) -> None:
+    store.deliver(["alice"], MESSAGE)
+    shutil.rmtree(store.maildir("alice"))
+    with pytest.raises(FileNotFoundError):
+        store.deliver(["alice"], MESSAGE)
+    store.deliver(["alice"], MESSAGE)
+    assert len(store.messages("alice")) == 1
