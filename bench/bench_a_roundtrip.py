@@ -135,7 +135,8 @@ def run(quick: bool = False) -> Section:
         f"{count} NOOPs per client (median in brackets), on connections logged in beforehand.",
         "Bare socket: a blocking socket, sendall(b'NOOP\\r\\n'), recv until CRLF; no parsing.",
         "Session: Pop3Session.command('NOOP') with everything it does for a notebook user "
-        "(state table, reply value, transcript entries, the interruptible 0.2 s read slices).",
+        "(state table, reply value, transcript entries, the refresh() look for a hung-up "
+        "server, reads with a deadline).",
         "Servers run in processes of their own; the client is this process.",
     ]
     return section

@@ -1,8 +1,9 @@
 # What this module does: benchmark (e), the client's peak memory while it retrieves one 50 MB
 # message from the lab server (running in a process of its own), as a ratio to the message size.
 # Two ways in: `fetch()` into a Maildir (lean replies, the bulk path) and
-# `Pop3Session.command("RETR 1")` (the interactive path: the reply keeps its lines and raw bytes
-# for display, and the transcript keeps the raw reply). Target: peak <= 3x the message size.
+# `Pop3Session.command("RETR 1")` (the interactive path: the reply keeps its body and raw bytes
+# for display, its decoded lines made only when asked for, and the transcript keeps the raw reply).
+# Target: peak <= 3x the message size.
 #
 # How it works: each measurement runs in a fresh child process (`python bench_e_memory.py child
 # MODE PORT`), which imports, connects and logs in, then resets the kernel's high-water mark of
@@ -174,8 +175,9 @@ def run(quick: bool = False) -> Section:
         "RSS child's, from the first command to the last octet (fetch: CAPA, UIDL, LIST, RETR "
         "and writing the file).",
         "fetch() writes to a Maildir on /dev/shm (tmpfs pages are not counted in the RSS). "
-        'command("RETR 1") keeps what the notebook display needs: the body, its decoded '
-        "lines, and the raw reply (in the transcript too).",
+        'command("RETR 1") keeps what the notebook display needs: the body and the raw reply '
+        "(the same bytes object in the transcript); the decoded lines are made only when "
+        "first asked for.",
     ]
     return section
 

@@ -10,6 +10,9 @@
 # scanned once, not once per chunk, and copies the body out of the buffer once.
 from __future__ import annotations
 
+import functools
+import re
+
 from .errors import RemoteProtocolError
 
 __all__ = ["LineBuffer", "guess_server", "quote", "strip_eol"]
@@ -118,20 +121,18 @@ class LineBuffer:
         """(start, end) of the first line equal to ``line`` from _pos, or None (and _scan set)."""
         data, head = self._data, b"\n" + line
         if data.startswith(line, self._pos):  # the very first line (an empty POP3 body)
-            found = _line_end(data, self._pos + len(line))
-            if found != 0:
-                return (self._pos, found) if found > 0 else None
-        at = data.find(head, max(self._pos, self._scan))
-        while at >= 0:
-            found = _line_end(data, at + len(head))
-            if found > 0:
-                return at + 1, found
-            if found < 0:  # the line may still end well: look here again when more arrives
-                self._scan = at
-                return None
-            at = data.find(head, at + 1)
-        self._scan = max(self._pos, len(data) - len(head) + 1)
-        return None
+            end = _line_end(data, self._pos + len(line))
+            if end != 0:
+                return (self._pos, end) if end > 0 else None
+        # A regex finds "\n" + line faster than bytearray.find where lines are short.
+        found = _ended_line(line).search(data, max(self._pos, self._scan))
+        if found is None:
+            self._scan = max(self._pos, len(data) - len(head) + 1)
+            return None
+        if found[1] is None:  # at the very end: it may still end well, look here again later
+            self._scan = found.start()
+            return None
+        return found.start() + 1, found.end()
 
     def _consumed(self, end: int) -> None:
         """Everything before ``end`` has been read."""
@@ -155,6 +156,12 @@ class LineBuffer:
             "this is not a well-behaved mail server or not the protocol expected on this port: "
             "close the connection and check the host and port"
         )
+
+
+@functools.lru_cache(maxsize=8)
+def _ended_line(line: bytes) -> re.Pattern[bytes]:
+    """'\n' + ``line`` where a line end follows, or where the data ends before one can."""
+    return re.compile(b"\n" + re.escape(line) + rb"(?:(\r?\n)|\r?\Z)")
 
 
 def _line_end(data: bytearray, at: int) -> int:

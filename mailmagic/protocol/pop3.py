@@ -251,7 +251,7 @@ class _PartialBody:
 
 
 # A multi-line reply ends at a line that is a lone "." (RFC 1939 section 3), found with
-# LineBuffer.take_through_line: bytes.find, resumed where the last search stopped.
+# LineBuffer.take_through_line: a regex search, resumed where the last search stopped.
 _END_OF_BODY = b"."
 # An LF without a CR before it; the literal "\n" first lets the regex engine skip to each LF.
 _BARE_LF = re.compile(rb"\n(?<!\r\n)")

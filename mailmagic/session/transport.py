@@ -119,10 +119,11 @@ class Transport:
     def send(self, data: bytes) -> None:
         """Send every byte or raise TransportError, also when the server takes nothing for
         ``timeout`` seconds (a big message on a slow link is not cut while it moves)."""
-        view, stalled = memoryview(data), 0.0  # since when the server has taken nothing
-        while view:
+        rest: bytes | memoryview = data
+        stalled = 0.0  # since when the server has taken nothing
+        while rest:
             try:
-                view, stalled = view[self._sock.send(view) :], 0.0
+                sent = self._sock.send(rest)
             except (TimeoutError, BlockingIOError, ssl.SSLWantWriteError):
                 now = time.monotonic()
                 stalled = stalled or now - _SLICE  # one slice has gone by already
@@ -130,8 +131,12 @@ class Transport:
                     raise TransportError(
                         f"the server took no data for {self.timeout:g} s"
                     ) from None
+                continue
             except OSError as error:
                 raise TransportError(_lost(error)) from None
+            if sent == len(rest):  # a command line: one call does it, no view needed
+                return
+            rest, stalled = memoryview(rest)[sent:], 0.0
 
     def recv(self, deadline: float) -> bytes:
         """Up to RECV_CHUNK bytes; b"" when the server closed; ReadTimeout after ``deadline``."""
