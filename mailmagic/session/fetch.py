@@ -141,7 +141,9 @@ class Archive:
     def located(self, uid: str) -> tuple[Path, str]:
         """(path, key) of an archived message."""
         key = self._index[uid]
-        return (self.path / "cur" / key if self.format == "maildir" else self.path), key
+        if self.format == "mbox":
+            return self.path, key
+        return Path(f"{self.path}/cur/{key}"), key  # one parse, not two joins: runs per message
 
 
 def _unquote(name: str) -> str:
