@@ -18,8 +18,8 @@
 # Output is queued and written when the queue is that big or the session is about to wait for a
 # command, so the replies to pipelined commands share writes. The idle timeout (RFC 1939 section 3
 # autologout) is one timer per session that each line read and each drain pushes back; when it
-# fires it aborts the transport. Handlers return Reply values and the session loop writes them;
-# AUTH's "+ " continuation is the one handler that talks itself.
+# fires it aborts the transport. Handlers return Reply values and the session loop queues them;
+# AUTH's "+ " continuation is the one handler that queues output itself.
 from __future__ import annotations
 
 import asyncio
@@ -54,7 +54,7 @@ MAX_COMMAND_LINE = 255
 MAX_SASL_LINE = 4096
 """Octets in one AUTH continuation line: RFC 5034 section 4 sends long responses that way."""
 DRAIN_EVERY = 64 * 1024
-"""Octets of a multi-line reply written between two drains."""
+"""Octets of queued output written at once, with a drain after each such write."""
 CLOSE_TIMEOUT = 5.0
 """Seconds to wait for a closing connection (a TLS shutdown) before giving up on it."""
 IMPLEMENTATION = "mailmagic-lab"
@@ -288,7 +288,7 @@ def dot_stuffed(lines: Iterable[bytes], chunk_size: int = DRAIN_EVERY) -> Iterat
         chunk += line
         if len(chunk) >= chunk_size:
             yield chunk
-            chunk = bytearray()  # a new buffer: the transport may still hold the old one
+            chunk = bytearray()  # a new buffer: the output queue may still hold the old one
     chunk += b".\r\n"
     yield chunk
 
@@ -371,7 +371,7 @@ class Pop3Session:
         self._queued = 0  # octets in _out
         self.loop = asyncio.get_running_loop()
         self.last_active = self.loop.time()
-        self.idle_timer = self.loop.call_later(ctx.config.pop3_idle_timeout, self._watch_idle)
+        self.idle_timer: asyncio.TimerHandle | None = None  # started by run()
         self.timed_out = False
         self.handlers: Mapping[str, Handler] = {
             "USER": self._user,
@@ -396,6 +396,7 @@ class Pop3Session:
     async def run(self) -> None:
         """Greet, answer commands until QUIT or the end of the connection, then clean up."""
         peer = self.writer.get_extra_info("peername")
+        self.idle_timer = self.loop.call_later(self.ctx.config.pop3_idle_timeout, self._watch_idle)
         try:
             hostname = self.ctx.config.hostname
             await self._send(ok(f"{hostname} POP3 server ready {self.timestamp}"))
@@ -409,7 +410,8 @@ class Pop3Session:
             log.exception("POP3 session with %s failed; closing it", peer)
         finally:
             self._unlock()
-            self.idle_timer.cancel()
+            if self.idle_timer is not None:
+                self.idle_timer.cancel()
             await self._close()
 
     async def _serve(self) -> None:

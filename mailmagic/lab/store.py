@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailmagic.files import write_file
+
 OUTBOX = "_outbox"
 """Maildir that keeps mail an authenticated client sent to other domains: nothing leaves the lab."""
 
@@ -68,7 +70,6 @@ class MailStore:
         self.root = Path(root)
         self._locked: set[str] = set()
         self._lock = threading.Lock()
-        self._ready: set[str] = set()  # mailboxes whose folders exist
         host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:20] or "lab"
         self._hostname = host
         for name in (*mailboxes, OUTBOX):
@@ -101,30 +102,28 @@ class MailStore:
         data = to_lf(message)
         crlf_size = pop3_size(data)
         staged: list[tuple[str, str]] = []  # (in tmp/, in new/): plain strings, this runs a lot
+        renamed = 0
         try:
             for mailbox in mailboxes:
-                base = self._folder(mailbox)
+                base = f"{self.root}/{mailbox}"
                 name = f"{_unique_name(self._hostname)},S={len(data)},W={crlf_size}"
-                staged.append((f"{base}/tmp/{name}", f"{base}/new/{name}"))
-                _write_synced(staged[-1][0], data)
-        except BaseException as error:
-            if isinstance(error, FileNotFoundError):  # someone removed the folder: make it anew
-                self._ready.clear()
-            for tmp_path, _ in staged:
+                tmp_path = f"{base}/tmp/{name}"
+                try:
+                    write_file(tmp_path, data, exclusive=True, sync=True)
+                except FileNotFoundError:  # a mailbox new since start-up, or removed: make it
+                    self._ensure(mailbox)
+                    write_file(tmp_path, data, exclusive=True, sync=True)
+                staged.append((tmp_path, f"{base}/new/{name}"))
+            for tmp_path, new_path in staged:
+                os.rename(tmp_path, new_path)
+                renamed += 1
+                _fsync_dir(os.path.dirname(new_path))
+        except BaseException:
+            for tmp_path, _ in staged[renamed:]:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp_path)
             raise
-        for tmp_path, new_path in staged:
-            os.rename(tmp_path, new_path)
-            _fsync_dir(os.path.dirname(new_path))
         return [os.path.basename(new_path).split(",", 1)[0] for _, new_path in staged]
-
-    def _folder(self, mailbox: str) -> str:
-        """The mailbox's folder, its tmp/, new/ and cur/ made the first time it is asked for."""
-        if mailbox not in self._ready:
-            self._ensure(mailbox)
-            self._ready.add(mailbox)
-        return f"{self.root}/{mailbox}"
 
     def messages(self, mailbox: str) -> list[StoredMessage]:
         """The messages of a mailbox (new/ and cur/), oldest first."""
@@ -160,18 +159,6 @@ class MailStore:
             message.path.unlink(missing_ok=True)
 
 
-def _write_synced(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with memoryview(data) as view:
-            written = 0
-            while written < len(data):
-                written += os.write(fd, view[written:])
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _stored(path: Path) -> StoredMessage:
     name = path.name.split(":", 1)[0]
     match = _SIZE_W.search(name)
@@ -201,22 +188,22 @@ def crlf_blocks(message: StoredMessage, size: int = 64 * 1024) -> Iterator[bytes
     and a final CRLF: what RETR sends, read a block at a time (fast, and memory stays bounded)."""
     fd = os.open(message.path, os.O_RDONLY)  # whole blocks: no file object needed
     try:
-        carry = b""  # the start of a line the last block cut
+        pieces: list[bytes] = []  # the start of a line the block size cut
         while block := os.read(fd, size):
             cut = block.rfind(b"\n") + 1
-            if cut == 0:
-                carry += block
+            if cut == 0:  # a line longer than a block: keep collecting
+                pieces.append(block)
                 continue
-            yield _crlf(carry + block[:cut])
-            carry = block[cut:]
-        if carry:
-            yield _crlf(carry + b"\n")
+            yield _crlf(b"".join((*pieces, block[:cut])))
+            pieces = [block[cut:]]
+        if rest := b"".join(pieces):
+            yield _crlf(rest + b"\n")
     finally:
         os.close(fd)
 
 
 def _crlf(lines: bytes) -> bytes:
-    """LF (or CRLF) line ends as CRLF, a lone CR kept; one pass when there is no CR at all."""
+    """LF (or CRLF) line ends as CRLF, a lone CR kept; one replace when there is no CR."""
     if b"\r" in lines:
         lines = lines.replace(b"\r\n", b"\n")
     return lines.replace(b"\n", b"\r\n")

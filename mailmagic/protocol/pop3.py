@@ -567,20 +567,16 @@ def _unstuffed(data: bytes, start: int, end: int) -> bytes:
     before every line starting with "." taken away again (RFC 1939 section 3). The dots are
     found by a regex at C speed and the pieces between them joined from views: the body is the
     only copy made (`data` itself when it is all body and has no such dot)."""
-    if data[start : start + 1] == b".":
+    if start < end and data[start] == 0x2E:  # "."
         start += 1
-    with memoryview(data) as view:
-        pieces = []
-        for found in _STUFFED_DOT.finditer(data, start, end):
-            pieces.append(view[start : found.start() + 1])
-            start = found.end()
-        if not pieces and start == 0 and end == len(data):
-            return data
-        pieces.append(view[start:end])
-        body = b"".join(pieces)
-        for piece in pieces:
-            piece.release()
-    return body
+    view, pieces = memoryview(data), []
+    for found in _STUFFED_DOT.finditer(data, start, end):
+        pieces.append(view[start : found.start() + 1])
+        start = found.end()
+    if not pieces and start == 0 and end == len(data):
+        return data
+    pieces.append(view[start:end])
+    return b"".join(pieces)
 
 
 def _is_continuation(line: bytes) -> bool:

@@ -358,8 +358,12 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
         verb = verb_of(line)
         self._refuse_if_closed(verb)
         mode = self.mode
-        data = encode_line(line, lambda: self._describe(verb, mode))
-        self._check_length(data, mode, lambda: self._describe(verb, mode))
+
+        def where() -> str:
+            return self._describe(verb, mode)
+
+        data = encode_line(line, where)
+        self._check_length(data, mode, where)
         if mode == "chunk":
             self._chunk_left = max(0, self._chunk_left - len(data))
         elif mode == "text" and line == END_OF_DATA:

@@ -22,6 +22,7 @@ from mailmagic.session.transport import (
     TlsInfo,
     Transport,
     TransportError,
+    WriteTimeout,
     tls_context,
 )
 
@@ -63,9 +64,6 @@ class Connection(Protocol):
 
     @property
     def waiting(self) -> int: ...
-
-    @property
-    def buffered(self) -> int: ...
 
     @property
     def mode(self) -> str: ...
@@ -165,19 +163,12 @@ class Session(ABC, Generic[C, R]):
         transport, conn = self._require_open(), self.conn
         mode, shown, before = conn.mode, conn.mask(line), conn.waiting
         data = conn.send(line)  # LocalProtocolError here: nothing was sent
-        started = time.monotonic()
-        try:
-            transport.send(data)
-            lost = None
-        except TransportError as error:
-            lost = str(error)
-        # Recorded once the line is on its way: this overlaps with the server's work.
         if mode in ("text", "chunk"):
             self.transcript.sent_text(data, self.tls is not None)
         else:
             self.transcript.sent(shown, self.tls is not None)
-        if lost is not None:
-            self._fail("closed", lost)
+        started = time.monotonic()
+        self._send(transport, data)
         # A reply is due for a new command, a SASL line, or the line that completes a BDAT chunk
         # (RFC 3030: the server answers once all the announced octets are in).
         due = conn.waiting > before or mode in ("sasl", "chunk")
@@ -226,7 +217,7 @@ class Session(ABC, Generic[C, R]):
                 batch.append(data)
                 waiting.append((line, time.monotonic()))
             if batch:
-                self._guarded(transport.send, b"".join(batch))
+                self._send(transport, b"".join(batch))
 
         fill()
         while waiting:
@@ -255,10 +246,21 @@ class Session(ABC, Generic[C, R]):
             detail += " (certificate NOT verified: insecure mode)"
         self.transcript.note(detail, tls=True)
 
+    def _send(self, transport: Transport, data: bytes) -> None:
+        """Send it all; a server that takes nothing for the timeout, or Ctrl-C, leaves the
+        session broken (how much went out is unknown), a lost connection closed."""
+        try:
+            transport.send(data)
+        except WriteTimeout as error:
+            self._fail("broken", str(error))
+        except TransportError as error:
+            self._fail("closed", str(error))
+        except KeyboardInterrupt:
+            self._fail_quietly("broken", "interrupted while sending")
+            raise
+
     def _read_reply(self, started: float, timeout: float, keep: bool = True) -> R:
         transport, conn = self._require_open(), self.conn
-        if not conn.buffered:  # nothing to parse yet: wait for the server first
-            conn.receive_data(self._receive(transport, timeout))
         while True:
             try:
                 event = conn.next_event()

@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Literal, overload
 
+from mailmagic.files import write_file
 from mailmagic.protocol.listing import parse_scan, parse_uidl
 from mailmagic.protocol.pop3 import Pop3Reply, Pop3State
 from mailmagic.session.base import SessionError
@@ -126,15 +127,7 @@ class Archive:
 
     def _add_maildir(self, uid: str, data: bytes) -> None:
         name = f"{_UNSAFE.sub(lambda m: f'%{ord(m.group()):02X}', uid)}:2,S"
-        # Plain strings and system calls, no pathlib or file objects: this runs per message.
-        fd = os.open(f"{self.path}/tmp/{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        try:
-            with memoryview(data) as view:
-                written = 0
-                while written < len(data):
-                    written += os.write(fd, view[written:])
-        finally:
-            os.close(fd)
+        write_file(f"{self.path}/tmp/{name}", data)  # synced with its batch in _flush
         self._staged.append(name)
         self._index[uid] = name
 

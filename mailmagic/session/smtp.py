@@ -107,7 +107,7 @@ class SmtpSession(Session[SmtpConnection, Reply]):
         shown = data if keep else f"[message text: {len(data)} octets]\r\n".encode()
         self.transcript.sent_text(shown, self.tls is not None)
         started = time.monotonic()
-        self._guarded(transport.send, data)
+        self._send(transport, data)
         return self._read_reply(started, self.settings.timeout, keep)
 
     @staticmethod

@@ -13,11 +13,11 @@ import ssl
 import struct
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 RECV_CHUNK = 64 * 1024
-_SLICE = 0.2  # seconds per blocking wait, so KeyboardInterrupt is seen promptly
+_SLICE = 0.2  # seconds per blocking wait: how often a deadline is checked (Ctrl-C ends any wait)
+_TLS_PIECE = 16 * 1024  # octets per TLS send: one record, so a moving send shows its progress
 
 
 class TransportError(OSError):
@@ -26,6 +26,10 @@ class TransportError(OSError):
 
 class ReadTimeout(TransportError):
     """No data arrived before the deadline."""
+
+
+class WriteTimeout(TransportError):
+    """The server took none of what was sent for the whole timeout."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,18 @@ class Transport:
             raise TransportError(
                 f"could not connect to {host}:{port}: {error.strerror or error}"
             ) from None
-        # Lines go out as typed, one small write each: without TCP_NODELAY, Nagle's algorithm
-        # and the peer's delayed ACK hold the second of two writes back for ~40 ms.
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if not _kernel_timeouts(self._sock):
-            self._sock.settimeout(_SLICE)
-        self._readable = _readable_now(self._sock)  # the same descriptor after a TLS upgrade
+        try:
+            # Lines go out as typed, one small write each: without TCP_NODELAY, Nagle's
+            # algorithm and the peer's delayed ACK hold the second of two writes back ~40 ms.
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if not _kernel_timeouts(self._sock):
+                self._sock.settimeout(_SLICE)
+            self._poller = select.poll() if hasattr(select, "poll") else None  # not on Windows
+            if self._poller is not None:  # the descriptor stays the same after a TLS upgrade
+                self._poller.register(self._sock, select.POLLIN)
+        except OSError as error:
+            self._sock.close()
+            raise TransportError(f"could not set up the connection: {error}") from None
         self._verified = False
 
     @property
@@ -121,16 +131,17 @@ class Transport:
         ``timeout`` seconds (a big message on a slow link is not cut while it moves)."""
         rest: bytes | memoryview = data
         stalled = 0.0  # since when the server has taken nothing
+        # A TLS send takes all it is given or times out (no partial counts), so it gets one
+        # record at a time; a timed-out piece is sent again, as OpenSSL requires.
+        piece = _TLS_PIECE if self.is_tls else len(data)
         while rest:
             try:
-                sent = self._sock.send(rest)
-            except (TimeoutError, BlockingIOError, ssl.SSLWantWriteError):
+                sent = self._sock.send(rest[:piece] if len(rest) > piece else rest)
+            except (TimeoutError, BlockingIOError):
                 now = time.monotonic()
                 stalled = stalled or now - _SLICE  # one slice has gone by already
                 if now - stalled >= self.timeout:
-                    raise TransportError(
-                        f"the server took no data for {self.timeout:g} s"
-                    ) from None
+                    raise WriteTimeout(f"the server took no data for {self.timeout:g} s") from None
                 continue
             except OSError as error:
                 raise TransportError(_lost(error)) from None
@@ -143,7 +154,7 @@ class Transport:
         while True:
             try:
                 return self._sock.recv(RECV_CHUNK)
-            except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
+            except (TimeoutError, BlockingIOError):
                 if time.monotonic() >= deadline:
                     raise ReadTimeout("no reply") from None
             except OSError as error:
@@ -157,10 +168,16 @@ class Transport:
             return None
         try:
             return sock.recv(RECV_CHUNK)
-        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
+        except (TimeoutError, BlockingIOError):
             return None
         except OSError:
             return b""
+
+    def _readable(self) -> bool:
+        """Whether the socket has something to read (or was closed), without waiting."""
+        if self._poller is None:
+            return bool(select.select([self._sock], [], [], 0)[0])
+        return bool(self._poller.poll(0))
 
     def close(self) -> None:
         """Close the socket; safe to call twice."""
@@ -169,10 +186,11 @@ class Transport:
 
 
 def _kernel_timeouts(sock: socket.socket) -> bool:
-    """Make `sock` blocking, its reads and writes giving up after _SLICE in the kernel
+    """Make plain TCP `sock` blocking, its reads and writes giving up after _SLICE in the kernel
     (SO_RCVTIMEO, SO_SNDTIMEO): one system call per read where Python's own timeouts make two
     (poll, then recv). A signal still ends the wait at once (EINTR). Linux only; False elsewhere,
-    or if the kernel refuses, and the caller uses Python's timeouts instead."""
+    or if the kernel refuses, and the caller uses Python's timeouts instead (as TLS always does,
+    set up in start_tls)."""
     if sys.platform != "linux":
         return False
     seconds = int(_SLICE)
@@ -184,15 +202,6 @@ def _kernel_timeouts(sock: socket.socket) -> bool:
         return False
     sock.settimeout(None)
     return True
-
-
-def _readable_now(sock: socket.socket) -> Callable[[], bool]:
-    """A check, without waiting, whether `sock` has something to read (or was closed)."""
-    if not hasattr(select, "poll"):  # Windows
-        return lambda: bool(select.select([sock], [], [], 0)[0])
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return lambda: bool(poller.poll(0))
 
 
 def _lost(error: OSError) -> str:

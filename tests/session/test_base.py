@@ -167,6 +167,48 @@ def test_ctrl_c_stops_a_wait_at_once_and_marks_the_session_broken(lab: LabServer
     assert session.status == "broken" and "interrupted" in session.reason
 
 
+SMTP_UNTIL_354: list[Step] = [
+    ("send", S220_READY),
+    *[("readline", None), ("send", b"250 ok\r\n")] * 3,  # HELO, MAIL, RCPT
+    ("readline", None),
+    ("send", b"354 go ahead\r\n"),
+    ("sleep", 30),  # and never read the message
+]
+BIG_MESSAGE = b"Subject: big\r\n\r\n" + (b"x" * 76 + b"\r\n") * 400_000  # 31 MB
+
+
+def test_a_server_that_takes_no_message_data_breaks_the_session_after_the_timeout() -> None:
+    with fake_server(*SMTP_UNTIL_354) as port:
+        session = smtp(port, timeout=0.5)
+        session.connect()
+        session.command("HELO me")
+        started = time.monotonic()
+        with pytest.raises(SessionBroken, match=r"the server took no data for 0.5 s"):
+            session.send_message("a@x.test", ["b@x.test"], BIG_MESSAGE)
+        assert time.monotonic() - started < 3
+    assert session.status == "broken"
+
+
+def test_ctrl_c_stops_a_stuck_send_and_marks_the_session_broken() -> None:
+    with fake_server(*SMTP_UNTIL_354) as port:
+        session = smtp(port, timeout=20)
+        session.connect()
+        session.command("HELO me")
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        started = time.monotonic()
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                session.send_message("a@x.test", ["b@x.test"], BIG_MESSAGE)
+        finally:
+            timer.cancel()
+            signal.signal(signal.SIGINT, previous)
+        assert time.monotonic() - started < 2
+    assert session.status == "broken" and "interrupted while sending" in session.reason
+    assert any(entry.data.startswith(b"Subject: big") for entry in session.transcript.entries)
+
+
 def test_refresh_notices_a_server_that_hung_up(lab: LabServer) -> None:
     lab.faults.drop_after("smtp", "MAIL", times=1)
     session = smtp(lab.endpoints.smtp, timeout=5)  # type: ignore[arg-type]

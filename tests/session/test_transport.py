@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from mailmagic.lab import LabServer
+from mailmagic.lab.certs import ensure_tls_files
 from mailmagic.session.transport import ReadTimeout, Transport, TransportError, tls_context
 
 
@@ -52,19 +55,23 @@ def test_read_deadline(lab: LabServer) -> None:
 
 
 @contextmanager
-def slow_reader(wait: float) -> Iterator[tuple[int, list[int]]]:
-    """A loopback server that reads nothing for ``wait`` seconds, then everything; yields its
-    port and a list that gets the number of octets it read."""
+def slow_reader(
+    wait: float, pace: float = 0.0, tls: ssl.SSLContext | None = None
+) -> Iterator[tuple[int, list[int]]]:
+    """A loopback server that reads nothing for ``wait`` seconds, then everything, with ``pace``
+    seconds between reads, over ``tls`` if given; yields its port and a list that gets the
+    number of octets it read by the end of the stream (or of ``wait`` + 10 s)."""
     listener = socket.create_server(("127.0.0.1", 0))
     got: list[int] = []
 
     def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
+        raw, _ = listener.accept()
+        with tls.wrap_socket(raw, server_side=True) if tls else raw as conn:
             time.sleep(wait)
             total = 0
             while data := conn.recv(1 << 20):
                 total += len(data)
+                time.sleep(pace)
             got.append(total)
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -73,7 +80,7 @@ def slow_reader(wait: float) -> Iterator[tuple[int, list[int]]]:
         yield listener.getsockname()[1], got
     finally:
         listener.close()
-        thread.join(wait + 5)
+        thread.join(wait + 10)
 
 
 def test_a_big_send_to_a_slow_reader_is_not_cut() -> None:
@@ -95,3 +102,17 @@ def test_a_send_the_server_never_takes_times_out() -> None:
             transport.send(b"x" * (64 << 20))
         assert time.monotonic() - started < 2
         transport.close()
+
+
+def test_a_tls_send_that_keeps_moving_is_not_cut(tmp_path: Path) -> None:
+    files = ensure_tls_files(tmp_path, "localhost")
+    data = b"x" * (16 << 20)  # 1,024 TLS records, one read each: about 4 s at this pace
+    with slow_reader(0.0, pace=0.004, tls=files.server_context()) as (port, got):
+        transport = Transport("127.0.0.1", port, 1.0)
+        transport.start_tls(files.client_context(), "localhost")
+        started = time.monotonic()
+        transport.send(data)  # longer than the timeout, never stalled that long
+        assert time.monotonic() - started > 1.0
+        transport.poll()  # read what the server sent after the handshake (a session ticket)
+        transport.close()
+    assert got == [len(data)]
