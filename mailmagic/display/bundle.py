@@ -13,10 +13,11 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 def in_kernel() -> bool:
     """True when running inside a Jupyter kernel (where widgets can be shown)."""
     try:
-        import IPython
+        from IPython.core.getipython import get_ipython
     except ImportError:
         return False
-    shell = IPython.get_ipython()  # type: ignore[attr-defined, no-untyped-call]
+    current_shell: Callable[[], Any] = get_ipython  # typed in IPython 9, untyped in 8: both check
+    shell = current_shell()
     return getattr(shell, "kernel", None) is not None
 
 
