@@ -1,14 +1,20 @@
 # What this module does: the one home of the lab server's settings (DESIGN.md rule 9), a frozen
 # dataclass with the defaults a lab exercise expects: loopback only, the `lab.test` domain, two
-# users, one list, limits with the reply codes of RFC 5321 section 4.5.3.1.
+# users, one list, limits with the reply codes of RFC 5321 section 4.5.3.1. Settings are checked
+# when the dataclass is made, so a bad one fails at start with a ValueError that says what to do;
+# user and alias names in particular, which also name Maildir folders and must never be paths.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_USERS: dict[str, str] = {"alice": "alice-password", "bob": "bob-password"}
 DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {"team": ("alice", "bob")}
+MAX_NAME = 64
+"""Octets in a user or alias name: a local part has at most 64 (RFC 5321 section 4.5.3.1.1)."""
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)*")
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,13 @@ class LabConfig:
                 f"refusing to bind {self.host!r}: the lab server listens on loopback only "
                 "(127.0.0.1); pass allow_non_loopback=True to expose it on purpose"
             )
+        for name in self.users:
+            check_name("user", name)
+        self._check_aliases()
+
+    def _check_aliases(self) -> None:
         for name in self.aliases:
+            check_name("alias", name)
             if name in self.users:
                 raise ValueError(f"{name!r} is both a user and an alias: rename one of them")
         for name, members in self.aliases.items():
@@ -61,6 +73,22 @@ class LabConfig:
     def address(self, user: str) -> str:
         """The full address of a lab user or alias, e.g. ``alice@lab.test``."""
         return f"{user}@{self.domain}"
+
+
+def check_name(kind: str, name: str) -> None:
+    """Raise ValueError unless ``name`` may name a user or alias (``kind``) of the lab server.
+
+    A name is the local part of its address and the name of its Maildir folder, so it is kept to
+    what is safe as both: no "/", no "..", no leading dot, lower case (addresses are matched
+    lower-cased).
+    """
+    if len(name) <= MAX_NAME and _NAME.fullmatch(name):
+        return
+    raise ValueError(
+        f"{kind} name {name!r} is not allowed: use 1 to {MAX_NAME} lower-case letters, digits, "
+        "'_' and '-', starting with a letter or digit, with single dots between parts (it also "
+        "names a folder in the maildir); choose another name"
+    )
 
 
 def is_loopback(host: str) -> bool:

@@ -4,27 +4,61 @@
 # stock replies, which a well-run server (Postfix, Exchange) always sends once it has advertised
 # ENHANCEDSTATUSCODES (RFC 2034 section 3; greetings, HELO/EHLO and 354/334 carry none).
 #
+# `LabSMTP` also keeps each reply in step with the session's state where aiosmtpd does not: a
+# command argument with a byte that is not UTF-8 or a control character is refused (501) before
+# anything runs, as no reply could quote it; an unexpected error resets the transaction and says
+# so, never with the exception's text; STARTTLS inside TLS gets 503 (RFC 3207 section 4); each
+# session has its own command line limits. DATA and AUTH continuation lines are read by data.py,
+# in memory bounded by the line and message limits, and a bare LF in the data is named as such.
+#
 # Mail for local users and aliases is delivered to the Maildir store before the 250 reply; mail for
 # other domains is refused as relaying (550 5.7.1) unless the client authenticated, in which case it
 # is kept in the store's outbox: nothing ever leaves the lab.
 from __future__ import annotations
 
 import asyncio
+import binascii
 import email.utils
 import logging
 import re
 import secrets
+from base64 import b64decode, b64encode
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import (
+    MISSING,
+    SMTP,
+    AuthResult,
+    Envelope,
+    LoginPassword,
+    Session,
+    TLSSetupException,
+    _Missing,
+)
 
 from mailmagic.lab.config import LabConfig, local_part
+from mailmagic.lab.data import MailData, TextLine, read_line
 from mailmagic.lab.faults import Faults
 from mailmagic.lab.store import OUTBOX, MailStore
 
 IDENT = "ESMTP mailmagic lab server ready"
 NULL_SENDER = "<>"
+COMMAND_LINE_LIMIT = 512
+"""Octets in a command line, CRLF included (RFC 5321 section 4.5.3.1.4)."""
+MAIL_LINE_LIMIT = COMMAND_LINE_LIMIT + 26 + 10
+"""MAIL's line after EHLO: 26 more octets for SIZE= (RFC 1870 section 3), 10 for SMTPUTF8
+(RFC 6531 section 3.4), as aiosmtpd allows."""
+TLS_ACTIVE = "503 5.5.1 TLS already active: STARTTLS is for a plain connection (RFC 3207 section 4)"
+INTERNAL_ERROR = (
+    "451 4.3.0 Local error in processing: the mail transaction was reset, start it again with MAIL"
+)
+AUTH_LINE_TOO_LONG = "500 5.5.6 Authentication Exchange line is too long (RFC 4954 section 6)"
+AUTH_CANCELLED = "501 5.7.0 Auth aborted"
+AUTH_NOT_BASE64 = "501 5.5.2 Can't decode base64"
+
+log = logging.getLogger(__name__)
 
 # aiosmtpd logs every unknown command as a warning on "mail.log"; without a handler Python would
 # print those to stderr, i.e. into notebook cells. Applications can still configure the logger.
@@ -52,9 +86,6 @@ _ENHANCED_BY_CODE = {
 # Stock aiosmtpd replies whose wording we replace outright.
 _REWORDED = {
     "220 Ready to start TLS": "220 2.0.0 Ready to start TLS",
-    "500 Line too long (see RFC5321 4.5.3.1.6)": (
-        "500 5.5.2 Line too long: RFC 5321 section 4.5.3.1.6 allows 1000 octets with CRLF"
-    ),
     "500 Command line too long": (
         "500 5.5.2 Command line too long: RFC 5321 section 4.5.3.1.4 allows 512 octets"
     ),
@@ -65,6 +96,12 @@ _MAILBOX = re.compile(
     r'^(?:"[^"\r\n]*"|[^\s"@<>()\[\],;:\\]+)@(?:[^\s"@<>()\[\],;:\\]+|\[[^\]\s]+\])$'
 )
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}\b")
+# Whose argument a refused argument is: code and RFC 3463 code (section 3.2: X.1.7 bad sender's
+# address syntax, X.1.3 bad destination address syntax; X.5.4 invalid command arguments).
+_ARGUMENT_NAMES = {
+    "MAIL": ("501 5.1.7", "Bad sender address"),
+    "RCPT": ("501 5.1.3", "Bad recipient address"),
+}
 
 HELP_TEXT = {
     "HELO": "HELO <your-host-name>: say who you are (RFC 5321 section 4.1.1.1)",
@@ -92,6 +129,29 @@ def with_enhanced_code(reply: str) -> str:
     if enhanced is None or _HAS_ENHANCED.match(reply) or reply[3:4] not in (" ", "-"):
         return reply
     return f"{reply[:4]}{enhanced} {reply[4:]}"
+
+
+def argument_refusal(verb: str, arg: str | None) -> str | None:
+    """The 501 reply for an argument no command takes, or None (see the module comment).
+
+    aiosmtpd hands arguments on as UTF-8 with "surrogateescape", so a byte that is not UTF-8
+    arrives as a lone surrogate (RFC 6531 section 3.3 makes SMTPUTF8 arguments UTF-8); control
+    characters have no place in a command's text (RFC 5321 section 4.1.2).
+    """
+    problem = _argument_problem(arg or "")
+    if problem is None:
+        return None
+    code, what = _ARGUMENT_NAMES.get(verb, ("501 5.5.4", f"Bad {verb} argument"))
+    return f"{code} {what}: it holds {problem}; nothing was changed, send it as UTF-8 text"
+
+
+def _argument_problem(arg: str) -> str | None:
+    for char in arg:
+        if "\udc80" <= char <= "\udcff":
+            return f"the octet 0x{ord(char) - 0xDC00:02X}, which is not UTF-8"
+        if char < " " or char == "\x7f":
+            return f"the control character 0x{ord(char):02X}"
+    return None
 
 
 def _peer_ip(session: Session) -> str:
@@ -279,6 +339,19 @@ class LabHandler:
 Method = Callable[[str | None], Awaitable[None]]
 
 
+def _auth_answer(answer: TextLine) -> tuple[str | None, bytes]:
+    """The refusal of an answer to a 334 challenge (RFC 4954 section 4), or None and its value."""
+    blob = answer.data.strip()
+    if answer.too_long:
+        return AUTH_LINE_TOO_LONG, b""
+    if blob == b"*":
+        return AUTH_CANCELLED, b""
+    try:
+        return None, b64decode(blob, validate=True)
+    except binascii.Error:
+        return AUTH_NOT_BASE64, b""
+
+
 class LabSMTP(SMTP):
     """aiosmtpd's SMTP with the lab's extra commands, reply codes and fault injection."""
 
@@ -291,13 +364,28 @@ class LabSMTP(SMTP):
         submission: bool = False,
         **kwargs: Any,
     ) -> None:
+        # aiosmtpd keeps these limits in one dict on the class, which every new connection clears
+        # and every EHLO raises: each session gets its own (and smtp_EHLO fixes MAIL's).
+        self.command_size_limits = defaultdict(lambda: COMMAND_LINE_LIMIT)
         super().__init__(handler, **kwargs)
         self.submission = submission
         self.lab_handler = handler
         self.faults = faults
         self.implicit_tls = implicit_tls
         for verb, method in list(self._smtp_methods.items()):
-            self._smtp_methods[verb] = self._with_faults(verb, method)
+            self._smtp_methods[verb] = self._checking_arguments(
+                verb, self._with_faults(verb, method)
+            )
+
+    def _checking_arguments(self, verb: str, method: Method) -> Method:
+        async def run(arg: str | None) -> None:
+            refusal = argument_refusal(verb, arg)
+            if refusal is None:
+                await method(arg)
+            else:
+                await self.push(refusal)
+
+        return run
 
     def _with_faults(self, verb: str, method: Method) -> Method:
         async def run(arg: str | None) -> None:
@@ -313,6 +401,14 @@ class LabSMTP(SMTP):
 
         return run
 
+    async def handle_exception(self, error: Exception) -> str:
+        """The reply to an unexpected error: aiosmtpd's quoted the exception and kept whatever the
+        command had changed; this one resets the transaction and says so."""
+        if not isinstance(error, TLSSetupException):  # a failed handshake: aiosmtpd just closes
+            log.error("SMTP command failed; the transaction was reset", exc_info=error)
+        self._set_rset_state()  # type: ignore[no-untyped-call]
+        return INTERNAL_ERROR
+
     def _timeout_cb(self) -> None:
         # As Postfix does: say why before closing an idle connection (RFC 5321 section 4.5.3.2).
         if self.transport is not None and not self.transport.is_closing():
@@ -321,7 +417,69 @@ class LabSMTP(SMTP):
 
     async def push(self, status: str | bytes) -> None:
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
-        await super().push(with_enhanced_code(text))
+        # Whatever a reply holds, it goes out: a push that raised would leave the state changed
+        # and the client told otherwise.
+        await super().push(with_enhanced_code(text).encode("utf-8", "backslashreplace"))
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        await super().smtp_EHLO(hostname)
+        self.command_size_limits["MAIL"] = MAIL_LINE_LIMIT  # aiosmtpd adds 36 at every EHLO
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        # RFC 3207 section 4: no TLS inside TLS. aiosmtpd answered 220 and stacked a second TLS
+        # layer on the first one, which tore the connection down.
+        if self.implicit_tls or self._tls_protocol is not None:
+            await self.push(TLS_ACTIVE)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """DATA with data.py's reader in place of aiosmtpd's (see the comment there)."""
+        if await self._data_refused(arg):
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        data = MailData(self.data_size_limit)
+        while not data.take(await read_line(self._reader, self.line_length_limit)):
+            pass
+        status = data.refusal or await self._deliver(data.content)
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
+
+    async def _data_refused(self, arg: str) -> bool:
+        """Refuse DATA as aiosmtpd does, before its 354; True if it was refused."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return True
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+        elif arg:
+            await self.push("501 Syntax: DATA")
+        else:
+            return False
+        return True
+
+    async def _deliver(self, content: bytes) -> str:
+        assert self.envelope is not None
+        self.envelope.content = self.envelope.original_content = content
+        return str(await self._call_handler_hook("DATA"))
+
+    async def challenge_auth(
+        self,
+        challenge: str | bytes,
+        encode_to_b64: bool = True,
+        log_client_response: bool = False,
+    ) -> _Missing | bytes:
+        """aiosmtpd's, with a bounded read of the answer: its readline() raised on a line over
+        the limit (a 500 quoting the exception) and left the rest to be read as commands.
+        Answers are never logged, whatever ``log_client_response`` says: they hold secrets."""
+        raw = challenge.encode() if isinstance(challenge, str) else challenge
+        await self.push(b"334 " + (b64encode(raw) if encode_to_b64 else raw))
+        answer = await read_line(self._reader, self.line_length_limit)
+        refusal, decoded = _auth_answer(answer)
+        if refusal is None:
+            return decoded
+        await self.push(refusal)
+        return MISSING
 
     async def smtp_EXPN(self, arg: str | None) -> None:
         for line in self.lab_handler.expn(arg or ""):

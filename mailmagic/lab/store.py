@@ -5,9 +5,13 @@
 # flushed and fsync'ed, then renamed into new/, and new/ itself is fsync'ed before the caller may
 # send 250. A crash at any point leaves new/ with complete messages only. Files are stored with LF
 # line ends, as Maildir readers (Dovecot, mutt, stdlib `mailbox`) expect; POP3 serves them with CRLF
-# (RFC 1939 section 3). File names carry the Maildir++ `,S=` (on disk) and `,W=` (CRLF) sizes so a
-# listing never reads message bodies. A message's UID (RFC 1939 UIDL) is the part of its file name
-# before the first comma: stable across sessions and restarts.
+# (RFC 1939 section 3). Only CRLF becomes LF on the way in and only LF becomes CRLF on the way out:
+# any other CR is content, even one right before a line end, so `line\r\r\n` sent over SMTP is
+# stored as `line\r\n` and served as it came, and a message's POP3 size (LIST, STAT, RETR's +OK)
+# is always the octets RETR sends. File names carry the Maildir++ `,S=` (on disk) and `,W=` (CRLF)
+# sizes so a listing never reads message bodies. A message's UID (RFC 1939 UIDL) is the part of its
+# file name before the first comma: stable across sessions and restarts. A mailbox name is one
+# folder name under the root (`safe_mailbox`), never a path.
 from __future__ import annotations
 
 import contextlib
@@ -27,8 +31,19 @@ OUTBOX = "_outbox"
 """Maildir that keeps mail an authenticated client sent to other domains: nothing leaves the lab."""
 
 _SIZE_W = re.compile(r",W=(\d+)")
+_MAILBOX_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 _STALE_TMP_SECONDS = 36 * 3600  # the Maildir spec's rule for abandoned tmp/ files
 _counter = itertools.count(1)
+
+
+def safe_mailbox(name: str) -> str:
+    """``name`` if it is one plain folder name (no separator, no dot first), else ValueError."""
+    if not _MAILBOX_NAME.fullmatch(name):
+        raise ValueError(
+            f"mailbox name {name!r} is not a plain folder name (letters, digits, '_', '.', '+' "
+            "and '-', not starting with '.'): the store keeps every mailbox under its root"
+        )
+    return name
 
 
 class MailboxInUse(Exception):
@@ -76,8 +91,8 @@ class MailStore:
             self._remove_stale_tmp(self._ensure(name) / "tmp")
 
     def maildir(self, mailbox: str) -> Path:
-        """The folder of a mailbox (its tmp/, new/ and cur/ live under it)."""
-        return self.root / mailbox
+        """The folder of a mailbox (its tmp/, new/ and cur/ live under it); see `safe_mailbox`."""
+        return self.root / safe_mailbox(mailbox)
 
     def _ensure(self, mailbox: str) -> Path:
         base = self.maildir(mailbox)
@@ -101,6 +116,8 @@ class MailStore:
         """
         data = to_lf(message)
         crlf_size = pop3_size(data)
+        for mailbox in mailboxes:
+            safe_mailbox(mailbox)
         staged: list[tuple[str, str]] = []  # (in tmp/, in new/): plain strings, this runs a lot
         renamed = 0
         try:
@@ -167,11 +184,11 @@ def _stored(path: Path) -> StoredMessage:
 
 
 def _crlf_size(path: Path) -> int:
-    return pop3_size(to_lf(path.read_bytes()))
+    return pop3_size(path.read_bytes())
 
 
 def pop3_size(data: bytes) -> int:
-    """Octets of LF-ended ``data`` as POP3 sends it: CRLF line ends, a final CRLF if missing."""
+    """Octets of stored ``data`` as POP3 sends it: each LF as CRLF, a final CRLF if missing."""
     missing_end = 2 if data and not data.endswith(b"\n") else 0
     return len(data) + data.count(b"\n") + missing_end
 
@@ -180,7 +197,7 @@ def crlf_lines(message: StoredMessage) -> Iterator[bytes]:
     """The message's lines, each ending in CRLF, read lazily so memory stays bounded."""
     with open(message.path, "rb") as handle:
         for line in handle:
-            yield line.rstrip(b"\r\n") + b"\r\n"
+            yield line.removesuffix(b"\n") + b"\r\n"
 
 
 def crlf_blocks(message: StoredMessage, size: int = 64 * 1024) -> Iterator[bytes]:
@@ -203,7 +220,5 @@ def crlf_blocks(message: StoredMessage, size: int = 64 * 1024) -> Iterator[bytes
 
 
 def _crlf(lines: bytes) -> bytes:
-    """LF (or CRLF) line ends as CRLF, a lone CR kept; one replace when there is no CR."""
-    if b"\r" in lines:
-        lines = lines.replace(b"\r\n", b"\n")
+    """LF line ends as CRLF; every CR on disk is content and stays (see the module comment)."""
     return lines.replace(b"\n", b"\r\n")

@@ -1,6 +1,9 @@
 # What this module does: tests of the lab settings (mailmagic/lab/config.py): loopback only unless
-# asked, consistent users and aliases, and the address helpers.
+# asked, consistent users and aliases, user and alias names that can never be paths, and the
+# address helpers.
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -43,3 +46,38 @@ def test_a_name_cannot_be_user_and_alias() -> None:
 def test_local_part(address: str, expected: str | None) -> None:
     domains = LabConfig(extra_domains=("extra.test",)).local_domains
     assert local_part(address, domains) == expected
+
+
+BAD_NAMES = [
+    "../../escaped-user",
+    "a/b",
+    "/tmp/x",
+    "..",
+    ".hidden",
+    "_outbox",
+    "Alice",
+    "",
+    "a..b",
+    "trailing.",
+    "x" * 65,
+    "tab\there",
+    "café",
+]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_a_user_name_must_be_a_plain_lower_case_name(name: str) -> None:
+    expected = f"user name {name!r} is not allowed: use 1 to 64 lower-case letters, digits"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        LabConfig(users={name: "secret"}, aliases={})
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_an_alias_name_must_be_a_plain_lower_case_name(name: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"alias name {name!r} is not allowed")):
+        LabConfig(aliases={name: ("alice",)})
+
+
+@pytest.mark.parametrize("name", ["carol", "a.b", "x-1", "o_o", "0", "a" * 64, "postmaster"])
+def test_plain_names_are_taken(name: str) -> None:
+    assert name in LabConfig(users={name: "secret"}, aliases={}).users

@@ -1,7 +1,8 @@
 # What this module does: tests of the lab controller (mailmagic/lab/controller.py) as a whole
-# server: every listener answers, SMTP to POP3 round trips byte for byte, UIDs survive a restart,
-# DELE is honoured only at QUIT, a mailbox is locked while in use, and 50 SMTP + 50 POP3 sessions
-# at once lose and duplicate nothing.
+# server: every listener answers, SMTP to POP3 round trips byte for byte (any CRLF message, stray
+# CRs included), STLS inside TLS gets -ERR on both POP3 listeners, UIDs survive a restart, DELE is
+# honoured only at QUIT, a mailbox is locked while in use, and 50 SMTP + 50 POP3 sessions at once
+# lose and duplicate nothing.
 from __future__ import annotations
 
 import poplib
@@ -14,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailmagic.lab import LabConfig, LabServer
 
@@ -69,6 +72,44 @@ def test_round_trip_is_byte_exact_apart_from_trace_headers(lab: LabServer) -> No
     client.quit()
     assert without_trace_headers(lines) == MESSAGE
     assert octets == sum(len(line) + 2 for line in lines)
+
+
+SMTP_LINE_PIECES = [b"\r", b".", b"..", b"x", b" ", b"\x00", b"\xff", b"\xc3\xa9", b"From "]
+SMTP_MESSAGES = st.lists(
+    st.lists(st.sampled_from(SMTP_LINE_PIECES), max_size=30).map(b"".join), min_size=1, max_size=20
+).map(lambda lines: b"".join(line + b"\r\n" for line in lines))
+
+
+def test_any_message_smtp_takes_comes_back_byte_for_byte(lab: LabServer) -> None:
+    """CRLF lines with stray CRs, dots, NULs and 8-bit octets: what DATA took, RETR gives."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(message=SMTP_MESSAGES)
+    def check(message: bytes) -> None:
+        send(lab, message)
+        client = pop3(lab)
+        listed = int(client.list(1).split()[2])
+        _, lines, octets = client.retr(1)
+        client.dele(1)
+        client.quit()
+        assert without_trace_headers(lines) == message
+        assert listed == octets == sum(len(line) + 2 for line in lines)
+
+    check()
+
+
+def test_stls_inside_tls_gets_err_on_both_pop3_listeners(lab: LabServer) -> None:
+    """RFC 2595 section 4: -ERR when TLS is active already, and the session goes on."""
+    ep, context = lab.endpoints, lab.tls.client_context()
+    implicit = poplib.POP3_SSL(ep.host, ep.pop3s, context=context, timeout=20)
+    upgraded = poplib.POP3(ep.host, ep.pop3, timeout=20)
+    upgraded.stls(context)
+    for client in (implicit, upgraded):
+        with pytest.raises(poplib.error_proto, match="STLS is not available"):
+            client._shortcmd("STLS")  # type: ignore[attr-defined]
+        client.user("alice")
+        assert client.pass_("alice-password").startswith(b"+OK")
+        client.quit()
 
 
 def test_uids_are_stable_across_a_restart(lab_factory: Callable[..., LabServer]) -> None:

@@ -1,8 +1,9 @@
 # What this module does: tests of the command line (`python -m mailmagic.lab`, mailmagic/lab/
 # __main__.py) as a script would use it, in a real subprocess: one JSON line once listening, clean
-# shutdown on SIGTERM and Ctrl-C, clear errors for bad options; and crash safety: the server killed
-# with SIGKILL in the middle of DATA and right after 250 loses no accepted message and leaves no
-# half-written one in new/.
+# shutdown on SIGTERM and Ctrl-C, clear errors for bad options (user names that are paths too,
+# with no traceback and nothing created); and crash safety: the server killed with SIGKILL in the
+# middle of DATA and right after 250 loses no accepted message and leaves no half-written one in
+# new/.
 from __future__ import annotations
 
 import json
@@ -112,6 +113,8 @@ def test_users_aliases_domain_and_fixed_port(tmp_path: Path) -> None:
         (["--alias", "x:zed"], "not a lab user"),
         (["--host", "0.0.0.0"], "loopback only"),
         (["--max-message-size", "0"], "a whole number of 1 or more"),
+        (["--user", "../../escaped-user:pw"], "user name '../../escaped-user' is not allowed"),
+        (["--alias", "../list:alice"], "alias name '../list' is not allowed"),
     ],
 )
 def test_bad_options_say_what_is_wrong(
@@ -121,6 +124,23 @@ def test_bad_options_say_what_is_wrong(
         main(args)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_user_name_that_is_a_path_stops_the_cli_with_a_clear_error(tmp_path: Path) -> None:
+    store = tmp_path / "a" / "b" / "store"
+    args = ["--user", "../../escaped-user:pw", "--maildir", str(store)]
+    done = subprocess.run(
+        [sys.executable, "-m", "mailmagic.lab", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "error: user name '../../escaped-user' is not allowed" in done.stderr
+    assert "choose another name" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no store, and nothing outside it
 
 
 def _smtp_until_data(port: int) -> socket.socket:

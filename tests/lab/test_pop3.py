@@ -2,7 +2,9 @@
 # starts its own server on a free 127.0.0.1 port, in a background thread with its own event loop,
 # over a MailStore in the test's tmp_path. Stdlib poplib drives the ordinary commands; a raw socket
 # (Wire) is used where poplib would hide the wire: pipelining, malformed and over-long lines, AUTH
-# continuations, dot-stuffing as sent, dropped connections.
+# continuations, dot-stuffing as sent, sizes against the octets sent, dropped connections. The
+# endless-line tests stream at the whole lab server in a subprocess (`lab_process`), to read its
+# memory from /proc.
 from __future__ import annotations
 
 import asyncio
@@ -22,15 +24,20 @@ import tracemalloc
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailmagic.lab.certs import TlsFiles, ensure_tls_files
 from mailmagic.lab.config import LabConfig
 from mailmagic.lab.faults import Faults
 from mailmagic.lab.pop3 import MAX_COMMAND_LINE, Pop3Context, serve_pop3
 from mailmagic.lab.store import MailboxInUse, MailStore
+
+if TYPE_CHECKING:
+    from tests.lab.conftest import LabProcess
 
 T = TypeVar("T")
 HOST = "127.0.0.1"
@@ -604,6 +611,37 @@ def test_ten_megabyte_line_without_crlf_is_discarded_in_bounded_memory(lab: Pop3
     wire.login()  # the connection is kept and in step
 
 
+STREAM_OCTETS = 300 * 1024 * 1024
+STREAM_CHUNK = b"A" * (4 * 1024 * 1024)
+MEMORY_BUDGET_KIB = 32 * 1024  # what the server may grow by while 300 MB go through it
+
+
+@pytest.mark.parametrize(
+    ("before", "refusal"),
+    [([], ERR_TOO_LONG), (["AUTH PLAIN"], "-ERR AUTH response too long")],
+    ids=["command", "auth-response"],
+)
+def test_an_endless_line_keeps_the_server_process_small_and_others_served(
+    lab_process: LabProcess, before: list[str], refusal: str
+) -> None:
+    port = lab_process.info["pop3_port"]
+    wire = Wire.connect(port)
+    for line in before:
+        assert wire.ask(line) == SASL_CONTINUE
+    peak_before = lab_process.memory_kib()
+    for n in range(STREAM_OCTETS // len(STREAM_CHUNK)):
+        wire.sock.sendall(STREAM_CHUNK)
+        if n == 30:
+            other = Wire.connect(port)
+            assert other.ask("USER bob") == f"{OK} send PASS for bob"  # served meanwhile
+            other.close()
+    assert wire.ask("").startswith(refusal)
+    wire.login()  # in step
+    wire.close()
+    assert lab_process.memory_kib() - peak_before < MEMORY_BUDGET_KIB
+    assert b"Traceback" not in lab_process.stop()
+
+
 def test_pipelined_commands_in_one_send_are_answered_in_order(lab: Pop3Lab) -> None:
     uid = lab.store.messages("alice")[0].uid
     wire = lab.wire()
@@ -655,6 +693,63 @@ def test_large_message_retr_is_byte_exact(start_pop3: Callable[..., Pop3Lab]) ->
     assert b"\r\n".join(got) + b"\r\n" == message
     assert octets == len(message)
     pop.quit()
+
+
+ODD_MESSAGES = {
+    "stray-cr": b"Subject: cr\r\n\r\nline one\r\r\nmid\rline\r\n\r\r\n",
+    "bare-lf-inside": b"Subject: lf\n\nunix\nline ends\r\nmixed\n",
+    "leading-dots": b"Subject: dots\r\n\r\n.\r\n..\r\n.x\r\n\r.\r\n",
+    "no-final-newline": b"Subject: open\r\n\r\nno line end",
+    "cr-at-the-very-end": b"Subject: open\r\n\r\nends in CR\r",
+    "binary": bytes(range(256)) * 3,
+    "empty": b"",
+}
+ODD_PIECES = [b"\r", b"\n", b"\r\n", b"\r\r\n", b".", b"..", b"x", b"\x00", b"\xff", b"\x80"]
+
+
+def retr_raw(wire: Wire, number: int) -> tuple[str, bytes]:
+    """The +OK line and the message RETR sent, read off the wire with its dot-stuffing undone."""
+    status = wire.ask(f"RETR {number}")
+    message = bytearray()
+    while (line := wire.file.readline()) != b".\r\n":
+        assert line.endswith(b"\r\n"), line  # every line POP3 sends ends in CRLF
+        message += line[1:] if line.startswith(b".") else line
+    return status, bytes(message)
+
+
+def assert_sizes_are_the_octets_sent(server: Pop3Lab, message: bytes) -> None:
+    server.deliver(message)
+    wire = server.wire()
+    wire.login()
+    listed = wire.ask("LIST 1").split()[2]
+    total = wire.ask("STAT").split()[2]
+    status, sent = retr_raw(wire, 1)
+    assert status == f"{OK} {len(sent)} octets"
+    assert int(listed) == int(total) == len(sent)
+    as_stored = message.replace(b"\r\n", b"\n")  # CRLF on the way in, LF in the Maildir file
+    expected = as_stored.replace(b"\n", b"\r\n")
+    assert sent == expected + (b"\r\n" if expected and not expected.endswith(b"\n") else b"")
+    assert wire.ask("DELE 1").startswith(OK) and wire.ask("QUIT").startswith(OK)
+    wire.close()
+
+
+@pytest.mark.parametrize("message", ODD_MESSAGES.values(), ids=ODD_MESSAGES.keys())
+def test_list_and_stat_sizes_are_the_octets_retr_sends(lab: Pop3Lab, message: bytes) -> None:
+    lab.store.remove(lab.store.messages("alice"))
+    assert_sizes_are_the_octets_sent(lab, message)
+
+
+def test_sizes_are_the_octets_retr_sends_for_any_message(
+    start_pop3: Callable[..., Pop3Lab],
+) -> None:
+    server = start_pop3()  # one server for every example
+
+    @settings(max_examples=60, deadline=None)
+    @given(message=st.lists(st.sampled_from(ODD_PIECES), max_size=200).map(b"".join))
+    def check(message: bytes) -> None:
+        assert_sizes_are_the_octets_sent(server, message)
+
+    check()
 
 
 def test_cancelled_session_releases_the_lock_and_ends_quietly(lab: Pop3Lab) -> None:

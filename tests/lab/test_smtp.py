@@ -1,19 +1,29 @@
 # What this module does: tests of the lab SMTP server (mailmagic/lab/smtp.py) through independent
 # real clients on loopback: stdlib smtplib, and a raw socket where smtplib would hide the wire.
-# One scenario per command of the seeds and of the issue, including the error replies.
+# One scenario per command of the seeds and of the issue, including the error replies; refused
+# commands that must change nothing; and endless lines streamed at a server in a subprocess of its
+# own (the `lab_process` fixture), whose memory is read from /proc.
 from __future__ import annotations
 
+import base64
+import logging
+import poplib
 import smtplib
 import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from mailmagic.lab import LabServer
-from mailmagic.lab.smtp import with_enhanced_code
+from mailmagic.lab.smtp import INTERNAL_ERROR, TLS_ACTIVE, with_enhanced_code
 from mailmagic.lab.store import OUTBOX
+
+if TYPE_CHECKING:
+    from tests.lab.conftest import LabProcess
 
 S214_HELP = 214
 S220_READY = 220
@@ -133,6 +143,7 @@ SEQUENCE_CASES = [
     (["HELO c"], "MAIL FROM:<>", S250_OK, "2.1.0 <>"),
     ([], "HELO", S501_SYNTAX, "5.5.4"),
     (["HELO c", "MAIL FROM:<a@b.c>", "RCPT TO:<alice@lab.test>"], "DATA now", S501_SYNTAX, "5.5.4"),
+    (["HELO c", "MAIL FROM:<a@b.c>"], "DATA now", S503_BAD_SEQUENCE, "5.5.1 Error: need RCPT"),
     (["EHLO c"], "AUTH FROB", S504_PARAM_NOT_IMPLEMENTED, "5.5.4"),
     ([], "QUIT", S221_CLOSING, "2.0.0 mail.lab.test"),
 ]
@@ -381,3 +392,236 @@ def test_idle_client_is_disconnected(lab_factory: Callable[..., LabServer]) -> N
 )
 def test_stock_replies_gain_enhanced_codes(stock: str, rewritten: str) -> None:
     assert with_enhanced_code(stock) == rewritten
+
+
+# --- bounded memory: an endless line (RFC 5321 section 4.5.3.1.6) --------------------------------
+
+STREAM_OCTETS = 300 * 1024 * 1024
+STREAM_CHUNK = b"x" * (4 * 1024 * 1024)
+MEMORY_BUDGET_KIB = 32 * 1024  # what the server may grow by while 300 MB go through it
+BEFORE_STREAM = {
+    "command": ([b"EHLO c"], "500 5.5.2 Command line too long"),
+    "data": (
+        [b"EHLO c", b"MAIL FROM:<a@b.c>", b"RCPT TO:<alice@lab.test>", b"DATA"],
+        "500 5.5.2 Line too long: line 1",
+    ),
+    "auth": ([b"EHLO c", b"AUTH PLAIN"], "500 5.5.6 Authentication Exchange line is too long"),
+}
+
+
+@pytest.mark.parametrize("phase", sorted(BEFORE_STREAM))
+def test_an_endless_line_keeps_memory_bounded_and_other_sessions_served(
+    lab_process: LabProcess, phase: str
+) -> None:
+    port = lab_process.info["smtp_port"]
+    commands, refusal = BEFORE_STREAM[phase]
+    wire = Wire("127.0.0.1", port)
+    wire.send(*commands)
+    assert all(wire.read()[-1][:1] in "23" for _ in commands)
+    peak_before = lab_process.memory_kib()
+    for n in range(STREAM_OCTETS // len(STREAM_CHUNK)):
+        wire.sock.sendall(STREAM_CHUNK)
+        if n == 30:
+            other = Wire("127.0.0.1", port)
+            assert other.ask("NOOP") == ["250 2.0.0 OK"]  # served while the stream goes on
+            other.close()
+    wire.send(b"\r\n." if phase == "data" else b"")
+    assert wire.read()[0].startswith(refusal)
+    assert wire.ask("NOOP") == ["250 2.0.0 OK"]  # the session is in step
+    wire.close()
+    assert lab_process.memory_kib() - peak_before < MEMORY_BUDGET_KIB
+    assert b"Traceback" not in lab_process.stop()
+
+
+# --- a refused command changes nothing, and says what was wrong ---------------------------------
+
+
+def test_a_sender_with_a_non_utf8_byte_is_refused_and_not_kept(lab: LabServer, wire: Wire) -> None:
+    assert wire.ask("EHLO c")[-1].startswith("250 ")
+    refused = wire.ask(b"MAIL FROM:<caf\xe9@b.c>")
+    assert refused == [
+        "501 5.1.7 Bad sender address: it holds the octet 0xE9, which is not UTF-8; "
+        "nothing was changed, send it as UTF-8 text"
+    ]
+    assert wire.ask("MAIL FROM:<ok@b.c>")[0].startswith("250 2.1.0")  # no "503 nested MAIL"
+    assert wire.ask("RCPT TO:<alice@lab.test>")[0].startswith("250 ")
+    assert wire.ask("DATA")[0].startswith(f"{S354_START_INPUT} ")
+    assert wire.ask(b"Subject: x\r\n\r\nbody\r\n.")[0].startswith("250 2.6.0")
+    (stored,) = lab.store.messages("alice")
+    assert stored.path.read_bytes().startswith(b"Return-Path: <ok@b.c>\n")
+
+
+def test_an_authenticated_recipient_with_a_bad_byte_is_refused_and_nothing_queued(
+    lab: LabServer, wire: Wire
+) -> None:
+    plain = base64.b64encode(b"\0alice\0alice-password").decode()
+    assert wire.ask("EHLO c")[-1].startswith("250 ")
+    assert wire.ask(f"AUTH PLAIN {plain}")[0].startswith(f"{S235_AUTH_OK} ")
+    assert wire.ask("MAIL FROM:<alice@lab.test>")[0].startswith("250 ")
+    refused = wire.ask(b"RCPT TO:<carol\xff@elsewhere.org>")[0]
+    assert refused.startswith("501 5.1.3 Bad recipient address: it holds the octet 0xFF")
+    assert wire.ask("DATA")[0].startswith(f"{S503_BAD_SEQUENCE} 5.5.1")
+    assert lab.store.messages(OUTBOX) == []
+
+
+ARGUMENT_CASES = [
+    # (command, expected start of the reply)
+    (b"VRFY al\xffice", "501 5.5.4 Bad VRFY argument: it holds the octet 0xFF"),
+    (b"EXPN te\xffam", "501 5.5.4 Bad EXPN argument: it holds the octet 0xFF"),
+    (b"HELP DA\xffTA", "501 5.5.4 Bad HELP argument: it holds the octet 0xFF"),
+    (b"AUTH PLAIN \xff", "501 5.5.4 Bad AUTH argument: it holds the octet 0xFF"),
+    (b"HELO ho\xc3st", "501 5.5.4 Bad HELO argument: it holds the octet 0xC3"),
+    (b"EHLO ho\x00st", "501 5.5.4 Bad EHLO argument: it holds the control character 0x00"),
+    (b"MAIL FROM:<a\x1b@b.c>", "501 5.1.7 Bad sender address: it holds the control character"),
+    (b"MAIL FROM:<a@b.c>\rRCPT TO:<x@y.z>", "501 5.1.7 Bad sender address: it holds the control"),
+]
+
+
+@pytest.mark.parametrize(("command", "expected"), ARGUMENT_CASES)
+def test_bad_bytes_in_any_argument_get_501_and_change_nothing(
+    wire: Wire, command: bytes, expected: str
+) -> None:
+    answer = wire.ask(command)
+    assert len(answer) == 1 and answer[0].startswith(expected), answer
+    assert "Error: (" not in answer[0]
+    # Nothing changed: no HELO name was recorded, no sender kept.
+    assert wire.ask("MAIL FROM:<a@b.c>")[0].startswith(
+        f"{S503_BAD_SEQUENCE} 5.5.1 Error: send HELO"
+    )
+    assert wire.ask("HELO c")[0].startswith("250 ")
+    assert wire.ask("MAIL FROM:<a@b.c>")[0].startswith("250 ")
+
+
+def test_an_unexpected_error_resets_the_transaction_and_says_so(
+    lab: LabServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object) -> str:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("mailmagic.lab.smtp.LabHandler.handle_RCPT", broken)
+    wire = Wire(lab.endpoints.host, lab.endpoints.smtp)  # type: ignore[arg-type]
+    wire.send("HELO c", "MAIL FROM:<a@b.c>")
+    assert [wire.read()[0][:3] for _ in range(2)] == ["250", "250"]
+    with caplog.at_level(logging.ERROR, logger="mailmagic.lab.smtp"):
+        assert wire.ask("RCPT TO:<alice@lab.test>") == [INTERNAL_ERROR]
+    assert any(record.exc_info for record in caplog.records)
+    assert wire.ask("RCPT TO:<alice@lab.test>")[0].startswith(f"{S503_BAD_SEQUENCE} 5.5.1")
+    assert wire.ask("MAIL FROM:<b@c.d>")[0].startswith("250 ")
+    wire.close()
+
+
+def test_an_overlong_auth_answer_is_refused_and_the_session_stays_in_step(wire: Wire) -> None:
+    assert wire.ask("EHLO c")[-1].startswith("250 ")
+    assert wire.ask("AUTH LOGIN") == ["334 VXNlciBOYW1lAA=="]
+    assert wire.ask(b"A" * 3000) == [
+        "500 5.5.6 Authentication Exchange line is too long (RFC 4954 section 6)"
+    ]
+    assert wire.ask("NOOP") == ["250 2.0.0 OK"]
+
+
+def test_repeated_ehlo_does_not_raise_the_mail_line_limit(wire: Wire) -> None:
+    for _ in range(20):
+        assert wire.ask("EHLO c")[-1] == "250 HELP"
+    line = "MAIL FROM:<" + "a" * 580 + "@b.c>"  # 598 octets with CRLF: over 512 + 26 + 10
+    assert wire.ask(line)[0].startswith("500 5.5.2 Command line too long")
+
+
+def test_a_new_connection_does_not_change_another_session_s_limits(
+    lab: LabServer, wire: Wire
+) -> None:
+    assert wire.ask("EHLO c")[-1] == "250 HELP"
+    Wire(lab.endpoints.host, lab.endpoints.smtp).close()  # type: ignore[arg-type]
+    line = "MAIL FROM:<" + "a" * 500 + "@b.c> SIZE=100"  # 530 octets: within MAIL's 548
+    assert wire.ask(line)[0].startswith("250 2.1.0")
+
+
+# --- STARTTLS inside TLS (RFC 3207 section 4) ---------------------------------------------------
+
+
+def test_starttls_on_the_implicit_tls_port_gets_503_and_the_session_goes_on(
+    lab: LabServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    context = lab.tls.client_context()
+    with smtplib.SMTP_SSL(lab.endpoints.host, lab.endpoints.smtps, context=context) as smtp:
+        smtp.ehlo("c")
+        assert reply(smtp, "STARTTLS") == (S503_BAD_SEQUENCE, TLS_ACTIVE[4:])
+        smtp.login("alice", "alice-password")
+        assert smtp.sendmail("alice@lab.test", ["bob@lab.test"], b"Subject: s\r\n\r\n") == {}
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_second_starttls_gets_503_and_the_session_goes_on(
+    lab: LabServer, client: smtplib.SMTP, capfd: pytest.CaptureFixture[str]
+) -> None:
+    client.ehlo("c")
+    client.starttls(context=lab.tls.client_context())
+    client.ehlo("c")
+    assert reply(client, "STARTTLS") == (S503_BAD_SEQUENCE, TLS_ACTIVE[4:])
+    assert client.noop()[0] == S250_OK
+    client.login("alice", "alice-password")
+    assert client.sendmail("alice@lab.test", ["bob@lab.test"], b"Subject: s\r\n\r\n") == {}
+    assert "Traceback" not in capfd.readouterr().err
+
+
+# --- the mail data: bare LF, stray CR (RFC 5321 sections 2.3.8 and 4.5.2) ----------------------
+
+
+@pytest.mark.parametrize("body_lines", [1, 200], ids=["short", "over-1000-octets"])
+def test_bare_lf_line_ends_are_named_and_the_session_stays_in_step(
+    lab: LabServer, client: smtplib.SMTP, body_lines: int
+) -> None:
+    message = b"Subject: unix\n\n" + b"a line of the body ends in LF\n" * body_lines
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        client.sendmail("a@b.c", ["alice@lab.test"], message)  # bytes go out as they are
+    assert refused.value.smtp_code == S500_UNKNOWN
+    assert refused.value.smtp_error.startswith(b"5.5.2 Bare LF: line 1 ends in LF without CR")
+    assert lab.store.messages("alice") == []
+    assert client.sendmail("a@b.c", ["alice@lab.test"], message.replace(b"\n", b"\r\n")) == {}
+    assert len(lab.store.messages("alice")) == 1
+
+
+def test_only_crlf_dot_crlf_ends_the_data(lab: LabServer, wire: Wire) -> None:
+    wire.send("HELO c", "MAIL FROM:<a@b.c>", "RCPT TO:<alice@lab.test>", "DATA")
+    assert [wire.read()[0][:3] for _ in range(4)] == ["250", "250", "250", "354"]
+    wire.sock.sendall(b"Subject: smuggle\r\n\r\nx\n.\r\nMAIL FROM:<evil@b.c>\r\n")
+    assert wire.ask(b".")[0].startswith("500 5.5.2 Bare LF: line 3")  # one reply, for all of it
+    assert wire.ask("NOOP") == ["250 2.0.0 OK"]
+    assert lab.store.messages("alice") == []
+
+
+def test_a_stray_cr_is_stored_and_served_byte_for_byte(
+    lab: LabServer, client: smtplib.SMTP
+) -> None:
+    message = b"Subject: cr\r\n\r\nline one\r\r\nmid\rline\r\n\r\r\n"
+    assert client.sendmail("a@b.c", ["bob@lab.test"], message) == {}
+    pop = poplib.POP3(lab.endpoints.host, lab.endpoints.pop3, timeout=10)
+    pop.user("bob")
+    pop.pass_("bob-password")
+    size = pop.list(1).split()[2]
+    _, lines, octets = pop.retr(1)
+    pop.quit()
+    assert b"\r\n".join(lines).endswith(message.removesuffix(b"\r\n"))
+    assert int(size) == octets
+
+
+# --- local parts are never paths -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../../escaped-user", "../alice", "a/../../b", ".", ".."])
+@pytest.mark.parametrize("login", [False, True], ids=["anonymous", "authenticated"])
+def test_a_recipient_with_path_characters_is_unknown_and_nothing_is_written(
+    lab: LabServer, client: smtplib.SMTP, tmp_path: Path, name: str, login: bool
+) -> None:
+    client.ehlo("c")
+    if login:
+        client.login("alice", "alice-password")
+    client.mail("a@b.c")
+    code, text = client.rcpt(f"<{name}@lab.test>")
+    assert (code, text[:5]) == (S550_UNAVAILABLE, b"5.1.1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["maildir"]
+    assert sorted(p.name for p in (tmp_path / "maildir").iterdir()) == [
+        ".tls",
+        OUTBOX,
+        "alice",
+        "bob",
+    ]

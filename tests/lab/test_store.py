@@ -1,5 +1,6 @@
 # What this module does: tests of the Maildir store (mailmagic/lab/store.py): atomic delivery into
-# new/, LF storage with CRLF sizes, stable UIDs, the POP3 lock, and readable foreign Maildir files.
+# new/, LF storage with CRLF sizes (every CR kept, and a size always the octets POP3 sends), stable
+# UIDs, the POP3 lock, readable foreign Maildir files, and mailbox names that are never paths.
 from __future__ import annotations
 
 import mailbox
@@ -9,8 +10,18 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mailmagic.lab.store import OUTBOX, MailboxInUse, MailStore, crlf_blocks, crlf_lines
+from mailmagic.lab.store import (
+    OUTBOX,
+    MailboxInUse,
+    MailStore,
+    _crlf_size,
+    crlf_blocks,
+    crlf_lines,
+    to_lf,
+)
 
 MESSAGE = b"From: a@b.c\r\nSubject: hi\r\n\r\nline one\r\n.line two\r\n"
 
@@ -159,3 +170,53 @@ def test_a_failed_rename_leaves_nothing_in_tmp(store: MailStore) -> None:
         store.deliver(["alice", "bob"], MESSAGE)
     assert not list((store.maildir("bob") / "tmp").iterdir())
     assert not list((store.maildir("alice") / "tmp").iterdir())
+
+
+def test_a_cr_before_a_line_end_is_content_and_counted(store: MailStore, tmp_path: Path) -> None:
+    message = b"Subject: cr\r\n\r\nline one\r\r\n\r\r\nlast\r"
+    store.deliver(["alice"], message)
+    (stored,) = store.messages("alice")
+    assert stored.path.read_bytes() == b"Subject: cr\n\nline one\r\n\r\nlast\r"
+    sent = message + b"\r\n"  # as POP3 sends it: the final CRLF added, every CR kept
+    assert b"".join(crlf_blocks(stored)) == b"".join(crlf_lines(stored)) == sent
+    assert stored.size == len(sent)
+
+
+def test_a_foreign_file_without_a_size_in_its_name_is_measured_as_it_is_sent(
+    store: MailStore, tmp_path: Path
+) -> None:
+    (tmp_path / "bob" / "cur" / "1600000000.x.host:2,S").write_bytes(b"a\r\nb\rc\n\n.d")
+    (message,) = store.messages("bob")
+    assert message.size == len(b"".join(crlf_blocks(message))) == len(b"a\r\r\nb\rc\r\n\r\n.d\r\n")
+
+
+ODD_PIECES = [b"\r", b"\n", b"\r\n", b"\r\r\n", b".", b"..", b"x", b"\x00", b"\xff", b" ", b"\t"]
+ODD_MESSAGES = st.one_of(
+    st.binary(max_size=3000),
+    st.lists(st.sampled_from(ODD_PIECES), max_size=400).map(b"".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=ODD_MESSAGES)
+def test_pop3_size_is_always_the_octets_sent(
+    tmp_path_factory: pytest.TempPathFactory, message: bytes
+) -> None:
+    store = MailStore(tmp_path_factory.mktemp("odd"), ["alice"])
+    store.deliver(["alice"], message)
+    (stored,) = store.messages("alice")
+    blocks = b"".join(crlf_blocks(stored, size=512))
+    assert blocks == b"".join(crlf_lines(stored))
+    assert stored.size == len(blocks) == _crlf_size(stored.path)
+    expected = to_lf(message).replace(b"\n", b"\r\n")
+    assert blocks == expected + (b"\r\n" if expected and not expected.endswith(b"\n") else b"")
+
+
+@pytest.mark.parametrize("name", ["../escaped", "a/b", "/tmp/x", "..", ".", ".hidden", ""])
+def test_a_mailbox_name_is_never_a_path(store: MailStore, tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match="not a plain folder name"):
+        store.deliver(["alice", name], MESSAGE)
+    with pytest.raises(ValueError, match="not a plain folder name"):
+        MailStore(tmp_path / "other", [name])
+    assert store.messages("alice") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_outbox", "alice", "bob"]
