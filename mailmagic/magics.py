@@ -4,14 +4,17 @@
 # session open from cell to cell; a few lower-case words that are no protocol's verb (open, close,
 # reconnect, sessions, use, status, transcript, login, sendmail) control sessions, and `--` before
 # a line forces it raw. `%maillab` starts, stops and shows the embedded lab server, the default
-# target of `open`. Settings are traitlets (`%config SMTPMagic.timeout = 10`); misuse raises
-# UsageError with one line saying what to do.
+# target of `open`. A session opened on the lab remembers which listener it uses (smtp, submission,
+# pop3s...), and `reconnect` goes to that listener of the lab running now and trusts its CA, so
+# sessions follow a restarted lab server to its new ports. Settings are traitlets
+# (`%config SMTPMagic.timeout = 10`); misuse raises UsageError with one line saying what to do.
 from __future__ import annotations
 
 import argparse
 import atexit
 import getpass
 import shlex
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, NoReturn, TypeVar, cast
@@ -29,6 +32,7 @@ from mailmagic.display.mailbox import MailboxView
 from mailmagic.display.reply import ReplyView, is_failure, status_of
 from mailmagic.display.session import SessionsView, SessionView
 from mailmagic.display.transcript import TranscriptView
+from mailmagic.display.trust import unverified
 from mailmagic.lab import LabConfig, LabServer
 from mailmagic.protocol.errors import LocalProtocolError
 from mailmagic.protocol.expect import check_pattern, matches
@@ -87,11 +91,21 @@ class _Parser(argparse.ArgumentParser):
 
 @dataclass
 class MailContext:
-    """What the magics of one IPython shell share: the sessions and the lab server."""
+    """What the magics of one IPython shell share: the sessions and the lab server, and which
+    lab listener (by name: "smtp", "pop3s"...) each session opened on the lab talks to."""
 
     smtp: Registry[SmtpSession] = field(default_factory=lambda: Registry("SMTP"))
     pop3: Registry[Pop3Session] = field(default_factory=lambda: Registry("POP3"))
     lab: LabServer | None = None
+    lab_listener: weakref.WeakKeyDictionary[Session[Any, Any], str] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def running_lab(self, then: str) -> LabServer:
+        """The running lab server; a UsageError that says to start it (then ``then``) if none."""
+        if self.lab is None or not self.lab.running:
+            raise UsageError(f"the lab server is not running: %maillab start, then {then}")
+        return self.lab
 
     def close_all(self) -> None:
         """Close every session and stop the lab server (kernel shutdown)."""
@@ -99,6 +113,12 @@ class MailContext:
         self.pop3.close_all()
         if self.lab is not None:
             self.lab.stop()
+
+
+def _init_magics(magics: Magics, shell: Any) -> None:
+    """``Magics.__init__``, typed in IPython 9 and untyped in 8: called by a typed name for both."""
+    init: Callable[..., None] = Magics.__init__
+    init(magics, shell=shell)
 
 
 def split_options(line: str) -> tuple[dict[str, str], str]:
@@ -157,7 +177,7 @@ class _ProtocolMagics(Magics):
     lab_listeners: ClassVar[dict[str, str]] = {}
 
     def __init__(self, shell: Any, context: MailContext) -> None:
-        super().__init__(shell=shell)  # type: ignore[no-untyped-call]
+        _init_magics(self, shell)
         self.context = context
 
     # -- to be provided by subclasses ------------------------------------------------------
@@ -320,31 +340,37 @@ class _ProtocolMagics(Magics):
         ns = p.parse_args(shlex.split(args))
         settings = self._settings(ns)
         session = self.registry.add(self._new_session(ns.name, settings))
+        listener = ns.port or self.lab_listeners[_kind(settings.tls)]
+        if settings.lab:
+            self.context.lab_listener[session] = self._listener_name(str(listener))
         greeting = session.connect()
-        note = "certificate checks are OFF (--insecure): use only with a throwaway test server"
-        kind = "implicit" if settings.tls == "implicit" else "plain"
-        listener = ns.port or self.lab_listeners[kind]
         target = f"lab {listener}" if settings.lab else f"{ns.host} {settings.port}"
-        view = self._view(greeting, f"open {target}", session, note if settings.insecure else None)
-        return replace(view, panel=True)
+        return replace(self._view(greeting, f"open {target}", session), panel=True)
 
     def _settings(self, ns: argparse.Namespace) -> Settings:
         mode: TlsMode = ns.mode or "plain"
-        kind = "implicit" if mode == "implicit" else "plain"
         common = {"tls": mode, "timeout": ns.timeout or self.timeout, "insecure": ns.insecure}
         if ns.host != "lab":
-            port = _port(ns.port) if ns.port else self.ports[kind]
+            port = _port(ns.port) if ns.port else self.ports[_kind(mode)]
             return Settings(ns.host, port, cafile=ns.cafile, local_name=self.local_name, **common)
-        lab = self.context.lab
-        if lab is None or not lab.running:
-            raise UsageError("the lab server is not running: %maillab start (or give a host)")
-        listener = str(ns.port or self.lab_listeners[kind])
-        found = int(listener) if listener.isdigit() else getattr(lab.endpoints, listener, None)
+        listener = str(ns.port or self.lab_listeners[_kind(mode)])
+        host, port, ca = self._lab_endpoint(listener, "open it (or give a host)")
+        return Settings(host, port, cafile=ca, local_name=self.local_name, lab=True, **common)
+
+    def _lab_endpoint(self, listener: str, then: str) -> tuple[str, int, str]:
+        """Host, port and CA file of ``listener`` (a name or a port) of the lab running now."""
+        endpoints = self.context.running_lab(then).endpoints
+        found = int(listener) if listener.isdigit() else getattr(endpoints, listener, None)
         if not isinstance(found, int):
             raise UsageError(f"the lab server has no {listener!r} listener")
-        ca = str(lab.endpoints.ca_file)
-        host = lab.endpoints.host
-        return Settings(host, found, cafile=ca, local_name=self.local_name, lab=True, **common)
+        return endpoints.host, found, str(endpoints.ca_file)
+
+    def _listener_name(self, listener: str) -> str:
+        """The lab listener's name ("smtp", "pop3s"...) when given by port, so that it can be
+        found again on a restarted lab; a port that is no lab listener's stays as given."""
+        endpoints = self.context.running_lab("open it").endpoints
+        port = int(listener) if listener.isdigit() else None
+        return next((n for n in _LAB_LISTENERS if getattr(endpoints, n) == port), listener)
 
     def _close(self, args: str) -> SessionsView:
         names = shlex.split(args)
@@ -356,11 +382,21 @@ class _ProtocolMagics(Magics):
 
     def _reconnect(self, args: str) -> ReplyView:
         session = self.registry.get(args.strip() or None)
+        if session.settings.lab:
+            self._follow_lab(session)
         return replace(self._view(session.reconnect(), "reconnect", session), panel=True)
+
+    def _follow_lab(self, session: Session[Any, Any]) -> None:
+        """Point a lab session at its listener on the lab running now (new ports and CA after
+        ``%maillab stop`` / ``start``)."""
+        default = self.lab_listeners[_kind(session.settings.tls)]
+        listener = self.context.lab_listener.get(session, default)
+        host, port, ca = self._lab_endpoint(listener, f"%{self.protocol.lower()} reconnect")
+        session.settings = replace(session.settings, host=host, port=port, cafile=ca)
 
     def _transcript(self, args: str) -> TranscriptView:
         session = self.registry.get(args.strip() or None)
-        return TranscriptView(session.name, session.transcript)
+        return TranscriptView(session.name, session.transcript, unverified(session))
 
     # -- passwords -------------------------------------------------------------------------
     def _password(self, session: Session[Any, Any], user: str, env_var: str | None) -> str:
@@ -373,6 +409,14 @@ class _ProtocolMagics(Magics):
                 f"no password for {user}: this kernel cannot prompt; set an environment "
                 "variable and pass --password-env NAME"
             ) from None
+
+
+_LAB_LISTENERS = ("smtp", "submission", "smtps", "pop3", "pop3s")
+
+
+def _kind(mode: TlsMode) -> str:
+    """Which default port or lab listener a TLS mode takes: "implicit" or "plain"."""
+    return "implicit" if mode == "implicit" else "plain"
 
 
 def _number_range(text: str) -> range:
@@ -465,10 +509,24 @@ class SMTPMagic(_ProtocolMagics):
         p.add_argument("--cc", action="append", default=[])
         p.add_argument("--subject", default="")
         ns = p.parse_args(shlex.split(args))
+        _one_line_each(
+            {"--from": [ns.sender], "--to": ns.to, "--cc": ns.cc, "--subject": [ns.subject]}
+        )
         session = self.registry.get()
         message = build_message(ns.sender, ns.to, ns.subject, body, ns.cc)
         steps = session.send_message(ns.sender, [*ns.to, *ns.cc], message)
         return CellView(tuple(self._view(r, c, session) for c, r in steps))
+
+
+def _one_line_each(options: dict[str, list[str]]) -> None:
+    """Header and envelope values are single lines: a CR or LF in one would end its header (or
+    SMTP command) early and start another (RFC 5322 2.2, RFC 5321 2.3.8), so refuse it."""
+    for option, values in options.items():
+        if any("\r" in value or "\n" in value for value in values):
+            raise UsageError(
+                f"%%smtp sendmail: {option} contains a line break (CR or LF), which would start "
+                f"a new header; give {option} on one line (nothing was sent)"
+            )
 
 
 @magics_class
@@ -523,7 +581,7 @@ class POP3Magic(_ProtocolMagics):
             window=ns.window,
             progress=bar.update,
         )
-        return FetchView(result, ns.to)
+        return FetchView(result, ns.to, insecure=unverified(session))
 
     def _view(
         self, reply: Any, command: str, session: Session[Any, Any], warning: str | None = None
@@ -573,7 +631,7 @@ class LabMagic(Magics):
     """``%maillab``: start, stop and show the embedded lab mail server."""
 
     def __init__(self, shell: Any, context: MailContext) -> None:
-        super().__init__(shell=shell)  # type: ignore[no-untyped-call]
+        _init_magics(self, shell)
         self.context = context
 
     @line_magic

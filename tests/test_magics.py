@@ -1,7 +1,9 @@
 # What this module does: tests of the magics (mailmagic/magics.py) through a real IPython
 # InteractiveShell and the real lab server: sessions kept from call to call, raw lines as typed,
 # cells (DATA included), control words never taken for verbs, --expect, named sessions, secrets
-# never typed nor shown, traitlets settings, and UsageError (one line, no traceback) for misuse.
+# never typed nor shown, traitlets settings, UsageError (one line, no traceback) for misuse (CR/LF
+# in sendmail's options too), --insecure said on every display, and lab sessions that follow a
+# restarted lab server.
 from __future__ import annotations
 
 import getpass
@@ -337,7 +339,7 @@ def test_certificate_errors_name_the_magic_options(lab_ip: Shell) -> None:
     with pytest.raises(UsageError, match=r"--cafile FILE.*--insecure.*open it again"):
         lab_ip.line("pop3", f"open 127.0.0.1 {port} --tls")
     insecure = lab_ip.line("pop3", f"open 127.0.0.1 {port} --tls --insecure --name i")
-    assert "certificate checks are OFF" in (insecure.warning or "")
+    assert insecure.insecure and "certificate checks are OFF" in insecure.as_text()
     status = lab_ip.line("pop3", "status i").as_text()
     assert "O=mailmagic lab, CN=mail.lab.test" in status
     assert lab_ip.line("pop3", "open --tls --name secure").command == "open lab pop3s"
@@ -368,3 +370,58 @@ def test_unloading_closes_every_session_and_stops_the_lab(
     smtp = ipython_shell.run_line_magic("smtp", "status").session
     unload_ipython_extension(ipython_shell)
     assert smtp.status == "closed" and not lab.server.running
+
+
+def test_insecure_is_said_on_every_display(lab_ip: Shell, tmp_path: Path) -> None:
+    lab_ip.line("smtp", "open lab smtps --tls --insecure --name i")
+    lab_ip.line("pop3", "open lab pop3s --tls --insecure --name i")
+    shown = [lab_ip.line("smtp", "EHLO me"), lab_ip.line("smtp", "NOOP")]
+    shown += [lab_ip.cell("smtp", "", "NOOP\nRSET\n"), lab_ip.line("smtp", "reconnect")]
+    shown += [lab_ip.line("pop3", "login alice"), lab_ip.line("pop3", "LIST")]
+    shown += [lab_ip.line("pop3", "mailbox"), lab_ip.line("pop3", f"fetch --to {tmp_path}")]
+    for word in ("sessions", "status", "transcript"):
+        shown += [lab_ip.line("smtp", word), lab_ip.line("pop3", word)]
+    for view in shown:
+        assert "certificate checks are OFF" in view.as_text(), view.as_text()
+        assert "certificate checks are OFF" in view.as_html(), view.as_text()
+    lab_ip.line("smtp", "open --tls --name verified")
+    verified = [lab_ip.line("smtp", "NOOP"), lab_ip.line("smtp", "status")]
+    assert not any("certificate checks are OFF" in v.as_text() for v in verified)
+    assert "certificate checks are OFF" in lab_ip.line("smtp", "sessions").as_text()  # i's row
+
+
+@pytest.mark.parametrize("option", ["--subject", "--to", "--from", "--cc"])
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_sendmail_refuses_line_breaks_in_its_options(
+    lab_ip: Shell, option: str, newline: str
+) -> None:
+    lab_ip.line("smtp", "open")
+    lab_ip.line("smtp", "EHLO me")
+    values = {"--from": "m@lab.test", "--to": "bob@lab.test", "--cc": "bob@lab.test"}
+    values["--subject"] = "Hi"
+    values[option] += f"{newline}Bcc: alice@lab.test"
+    line = "sendmail " + " ".join(f'{name} "{value}"' for name, value in values.items())
+    with pytest.raises(UsageError, match=rf"{option} contains a line break.*on one line"):
+        lab_ip.cell("smtp", line, "Hello\n")
+    assert "MAIL FROM" not in lab_ip.line("smtp", "transcript").as_text()  # nothing was sent
+
+
+def test_lab_sessions_follow_a_restarted_lab_server(ip: Shell, tmp_path: Path) -> None:
+    ip.line("maillab", f"start --maildir {tmp_path / 'first'}")
+    first = ip.line("maillab").endpoints
+    ip.line("smtp", "open lab submission")
+    ip.line("smtp", f"open lab {first.smtps} --tls --name by-port")
+    ip.line("pop3", "open --tls")
+    ip.line("maillab", "stop")
+    with pytest.raises(UsageError, match=r"not running: %maillab start, then %smtp reconnect"):
+        ip.line("smtp", "reconnect")
+    ip.line("maillab", f"start --maildir {tmp_path / 'second'}")  # new ports, a new CA
+    second = ip.line("maillab").endpoints
+    assert second.ca_file != first.ca_file
+    assert ip.line("smtp", "reconnect default").code == S220_READY
+    assert ip.line("smtp", "status default").session.settings.port == second.submission
+    assert ip.line("smtp", "reconnect by-port").code == S220_READY
+    assert ip.line("smtp", "status by-port").session.settings.port == second.smtps
+    assert ip.line("pop3", "reconnect").ok  # over TLS: its certificate checked with the new CA
+    settings = ip.line("pop3", "status").session.settings
+    assert (settings.port, settings.cafile) == (second.pop3s, str(second.ca_file))

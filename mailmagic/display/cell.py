@@ -1,6 +1,7 @@
 # What this module does: the view of a %%smtp / %%pop3 cell: every line sent and every reply, in
 # order, and where the cell stopped at a failure. Indexing gives the single exchanges
-# (`cell[-1].code`); `.replies` lists the replies alone.
+# (`cell[-1].code`); `.replies` lists the replies alone. Closing the widget closes every exchange's
+# widget under it (display/live.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.bundle import mimebundle
+from mailmagic.display.live import cascade
 from mailmagic.display.reply import AnyReply, ReplyView
 
 
@@ -60,7 +62,7 @@ class CellView:
         """Each exchange's widget in turn, then why the cell stopped."""
         children: list[widgets.Widget] = [x.widget() for x in self.exchanges]
         notes = [h.line(h.badge("note"), " ", h.esc(f"{k}: {v}")) for k, v in self._notes()]
-        return widgets.VBox(children + [widgets.HTML(n) for n in notes])
+        return cascade(widgets.VBox(children + [widgets.HTML(n) for n in notes]))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return mimebundle(self.as_text(), self.as_html(), self.widget)

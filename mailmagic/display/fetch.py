@@ -1,6 +1,7 @@
 # What this module does: the views of a bulk transfer: a progress bar (an ipywidgets IntProgress
 # in a kernel, nothing elsewhere) fed while a fetch or a bulk send runs, and the summary of a
-# finished fetch: how many messages, how fast, pipelined or not, what failed, the first rows.
+# finished fetch: how many messages, how fast, pipelined or not, what failed, the first rows, and
+# whether the session checked the server's certificate (display/trust.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.bundle import in_kernel, mimebundle
+from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.protocol.codes import human_size
 from mailmagic.session.fetch import FetchedMessage, FetchResult
 
@@ -37,11 +39,13 @@ class ProgressBar:
 
 @dataclass(frozen=True)
 class FetchView:
-    """A finished fetch; attribute access falls through to the FetchResult."""
+    """A finished fetch; attribute access falls through to the FetchResult. ``insecure``: the
+    session did not check the server's certificate."""
 
     result: FetchResult
     target: str
     show: int = 10
+    insecure: bool = False
 
     def __getattr__(self, name: str) -> Any:
         result = self.__dict__.get("result")
@@ -76,7 +80,8 @@ class FetchView:
 
     def as_text(self) -> str:
         """The summary and the first rows."""
-        lines = [self.summary(), *("  ".join(row) for row in self.rows())]
+        lines = [self.summary(), *insecure_text(self.insecure, indent="")]
+        lines += ["  ".join(row) for row in self.rows()]
         failures = [f"message {n}: {why}" for n, why in self.result.failed]
         return "\n".join(lines + failures)
 
@@ -84,10 +89,15 @@ class FetchView:
         """The summary and the first rows as a table."""
         failures = [h.line(h.muted(f"message {n}: {why}")) for n, why in self.result.failed]
         table = h.table(("#", "UID", "size"), self.rows())
-        return h.box(h.line(h.esc(self.summary())), table, *failures)
+        head = h.line(h.esc(self.summary())) + insecure_html(self.insecure)
+        return h.box(head, table, *failures)
+
+    def widget(self) -> widgets.HTML:
+        """The summary as a widget (a snapshot)."""
+        return widgets.HTML(self.as_html())
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return mimebundle(self.as_text(), self.as_html(), lambda: widgets.HTML(self.as_html()))
+        return mimebundle(self.as_text(), self.as_html(), self.widget)
 
     def __repr__(self) -> str:
         return self.as_text()

@@ -17,6 +17,7 @@ COLOURS = {
     "-ERR": "#cf222e",
     "+": "#0969da",
     "note": "#57606a",
+    "insecure": "#cf222e",  # certificate checks off (display/trust.py)
 }
 
 

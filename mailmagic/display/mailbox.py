@@ -4,7 +4,10 @@
 # marked it. The widget pages the rows (`displaylimit` a page, so 10,000 messages open as fast as
 # ten) and gives each row View (RETR), Headers (TOP n 0) and Delete (DELE; marked until QUIT,
 # undone by RSET) buttons whose results appear in an Output under the table. Nothing is fetched
-# when the view is built: only the buttons talk to the server.
+# when the view is built: only the buttons talk to the server. The widget follows the maildrop
+# through a weak subscription it holds (display/live.py) until it is closed; a refresh closes the
+# cell widgets it replaces. A session that does not check certificates is flagged
+# (display/trust.py).
 from __future__ import annotations
 
 import email.parser
@@ -17,6 +20,8 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.bundle import mimebundle
+from mailmagic.display.live import cascade, close_tree, hold
+from mailmagic.display.trust import insecure_html, insecure_text, unverified
 from mailmagic.protocol.codes import human_size
 from mailmagic.protocol.listing import Maildrop
 from mailmagic.session.base import SessionError
@@ -85,6 +90,11 @@ class MailboxView:
         """What the session knows of its maildrop."""
         return self.session.maildrop
 
+    @property
+    def insecure(self) -> bool:
+        """True when the session does not check certificates."""
+        return unverified(self.session)
+
     def _title(self) -> str:
         drop = self.maildrop
         known = len(drop.numbers)
@@ -94,7 +104,7 @@ class MailboxView:
     def as_text(self) -> str:
         """The first page as aligned text."""
         shown = rows(self.maildrop, 0, self.displaylimit)
-        lines = [self._title()]
+        lines = [self._title(), *insecure_text(self.insecure, indent="")]
         lines += ["  ".join(c for c in r.cells() if c) for r in shown]
         more = len(self.maildrop.numbers) - len(shown)
         return "\n".join(lines + ([f"... and {more} more"] if more > 0 else []))
@@ -105,7 +115,7 @@ class MailboxView:
         more = len(self.maildrop.numbers) - len(shown)
         tail = [h.line(h.muted(f"... and {more} more"))] if more > 0 else []
         body = h.table(COLUMNS, [r.cells() for r in shown])
-        return h.box(h.line(h.esc(self._title())), body, *tail)
+        return h.box(h.line(h.esc(self._title())), insecure_html(self.insecure), body, *tail)
 
     def widget(self) -> widgets.VBox:
         """The paginated table with per-row actions and an Output for their results."""
@@ -133,7 +143,7 @@ class MailboxWidget:
         pager = widgets.HBox([self.prev, self.next])
         self.box = widgets.VBox([self.title, self.grid, pager, self.output])
         self._seen = -1
-        view.maildrop.listeners.append(self.refresh)
+        hold(cascade(self.box), view.maildrop.listeners.subscribe(self.refresh))
         self.refresh()
 
     @property
@@ -155,14 +165,15 @@ class MailboxWidget:
         self._seen = drop.version
         limit = max(1, self.view.displaylimit)
         page_rows = rows(drop, self.page * limit, (self.page + 1) * limit)
-        self.title.value = h.esc(
-            f"{self.view._title()} \u2014 page {self.page + 1} of {self.pages}"
-        )
+        title = f"{self.view._title()} \u2014 page {self.page + 1} of {self.pages}"
+        self.title.value = h.esc(title) + insecure_html(self.view.insecure)
         cells: list[widgets.Widget] = [widgets.HTML(f"<b>{h.esc(c)}</b>") for c in COLUMNS]
         for row in page_rows:
             cells += [widgets.HTML(_cell(c)) for c in row.cells()[:-1]]
             cells.append(self._actions(row))
-        self.grid.children = cells
+        old, self.grid.children = self.grid.children, cells
+        for widget in old:  # a comm and a model each: do not leave them behind
+            close_tree(widget)
         self.prev.disabled = self.page == 0
         self.next.disabled = self.page >= self.pages - 1
 

@@ -5,7 +5,9 @@
 # kernel, a widget: the reply badge coloured by class, its meaning (basic code, enhanced code part
 # by part, POP3 response code), for EHLO and CAPA one row per extension with what it means; below
 # it, for a live session, the session panel (after open), the mailbox table (after STAT, LIST,
-# UIDL) or the message viewer (after RETR, TOP).
+# UIDL) or the message viewer (after RETR, TOP). A reply from a session that does not check
+# certificates (--insecure) says so in every form (display/trust.py). Closing the widget closes
+# the live view under it and so its subscription (display/live.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,9 +17,11 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.bundle import mimebundle
+from mailmagic.display.live import cascade
 from mailmagic.display.mailbox import MailboxView
 from mailmagic.display.message import MessageView
 from mailmagic.display.session import SessionView
+from mailmagic.display.trust import insecure_html, insecure_text, unverified
 from mailmagic.protocol.codes import explain_capa, explain_ehlo_keyword
 from mailmagic.protocol.listing import (
     MaildropStat,
@@ -76,7 +80,10 @@ def server_text(reply: AnyReply) -> str:
 
 @dataclass(frozen=True)
 class ReplyView:
-    """A command as sent (secrets masked) and its reply; None when no reply was due."""
+    """A command as sent (secrets masked) and its reply; None when no reply was due.
+
+    ``insecure``: the session does not check certificates (always set from ``live`` when given).
+    """
 
     reply: AnyReply | None
     command: str
@@ -86,6 +93,11 @@ class ReplyView:
     live: Session[Any, Any] | None = field(default=None, compare=False, repr=False)
     panel: bool = False  # show the live session panel under the reply (after open, reconnect)
     displaylimit: int = 50
+    insecure: bool = False
+
+    def __post_init__(self) -> None:
+        if self.live is not None and unverified(self.live):
+            object.__setattr__(self, "insecure", True)
 
     def __getattr__(self, name: str) -> Any:
         reply = self.__dict__.get("reply")
@@ -113,7 +125,7 @@ class ReplyView:
 
     def as_text(self) -> str:
         """The concise text/plain form."""
-        out = [f"C: {self.command}"]
+        out = [f"C: {self.command}", *insecure_text(self.insecure)]
         if self.warning:
             out.append(f"   note: {self.warning}")
         if self.reply is None:
@@ -161,10 +173,11 @@ class ReplyView:
         children: list[widgets.Widget] = [widgets.HTML("".join(self._parts_html(extra)))]
         if extra is not None:
             children.append(extra.widget())
-        return widgets.VBox(children)
+        return cascade(widgets.VBox(children))
 
     def _head_html(self) -> str:
         head = h.line(h.muted(f"{self.protocol} {self.session} \u2190 "), h.esc(self.command))
+        head += insecure_html(self.insecure)
         return head + (h.line(h.muted(f"note: {self.warning}")) if self.warning else "")
 
     def _rows_html(self) -> str:

@@ -1,6 +1,8 @@
 # What this module does: views of live sessions: one session's status (where it is connected, its
 # protocol state, the commands that make sense next, TLS version, cipher and certificate) with its
-# live transcript as a widget, and the list of named sessions with the current one marked.
+# live transcript as a widget, and the list of named sessions with the current one marked. A
+# session that does not check certificates (--insecure) is flagged in both (display/trust.py). The
+# panel subscribes weakly to the transcript (display/live.py): closing it stops its updates.
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,7 +13,9 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.bundle import mimebundle
+from mailmagic.display.live import cascade, hold
 from mailmagic.display.transcript import TranscriptView
+from mailmagic.display.trust import INSECURE, unverified
 from mailmagic.session.base import Session
 from mailmagic.session.transcript import Entry
 
@@ -35,6 +39,11 @@ def _tls(session: Session[Any, Any]) -> str:
     )
 
 
+def _tls_cell(session: Session[Any, Any]) -> str:
+    version = session.tls.version if session.tls else "-"
+    return f"{version} (certificate checks are OFF: --insecure)" if unverified(session) else version
+
+
 def _state(session: Session[Any, Any]) -> str:
     if session.status != "open":
         return f"{session.status}" + (f": {session.reason}" if session.reason else "")
@@ -56,6 +65,7 @@ class SessionView:
         next_ = " ".join(offered) if s.status == "open" else "reconnect"
         rows = [("session", f"{s.protocol} {s.name}"), ("server", _where(s))]
         rows += [("state", _state(s)), ("next", next_), ("TLS", _tls(s))]
+        rows += [("insecure", INSECURE)] if unverified(s) else []
         return rows + ([("note", self.note)] if self.note else [])
 
     def as_text(self) -> str:
@@ -68,14 +78,15 @@ class SessionView:
 
     def widget(self) -> widgets.VBox:
         """The live panel: status table and transcript, both updated as cells run."""
+        s = self.session
         status = widgets.HTML(self.as_html())
 
         def update(entry: Entry) -> None:
             status.value = self.as_html()
 
-        self.session.transcript.listeners.append(update)
-        transcript = TranscriptView(self.session.name, self.session.transcript).widget()
-        return widgets.VBox([status, transcript])
+        transcript = TranscriptView(s.name, s.transcript, unverified(s)).widget()
+        panel = cascade(widgets.VBox([status, transcript]))
+        return hold(panel, s.transcript.listeners.subscribe(update))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return mimebundle(self.as_text(), self.as_html(), self.widget)
@@ -99,7 +110,7 @@ class SessionsView:
                 ("* " if s.name == self.current else "  ") + s.name,
                 _where(s),
                 _state(s),
-                s.tls.version if s.tls else "-",
+                _tls_cell(s),
             )
             for s in self.sessions
         ]

@@ -1,7 +1,11 @@
 # What this module does: the view of a session's transcript: client and server lines told apart,
 # notes (connected, TLS started, closed) in brackets, the round-trip time of each reply. Secrets
 # were masked when recorded (session/transcript.py), so nothing here needs to hide anything.
-# The widget is live: it listens to the transcript and grows as later cells run.
+# A transcript of a session that does not check certificates says so (display/trust.py).
+# The widget is live: it subscribes (weakly, display/live.py) to the transcript and grows as later
+# cells run, until it is closed. It appends: rows sit in HTML blocks of ROWS_PER_BLOCK, and a new
+# entry renders one row and re-sends only the last block, so an update costs the same however long
+# the history is (one HTML widget per block keeps the widget count small).
 from __future__ import annotations
 
 import time
@@ -12,7 +16,11 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.bundle import mimebundle
+from mailmagic.display.live import cascade, hold
+from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.session.transcript import Entry, Transcript
+
+ROWS_PER_BLOCK = 100
 
 
 def _stamp(entry: Entry) -> str:
@@ -37,31 +45,51 @@ def _row(entry: Entry) -> str:
     )
 
 
+class TranscriptRows:
+    """The live rows: HTML blocks in a VBox; ``add`` renders one row into the last block."""
+
+    def __init__(self, head: str, entries: list[Entry]) -> None:
+        frame = widgets.Layout(border_left="3px solid #d0d7de", padding="2px 8px")
+        self.box = widgets.VBox([widgets.HTML(head)], layout=frame)
+        self._rows: list[str] = []  # the last block's rows
+        for start in range(0, len(entries), ROWS_PER_BLOCK):
+            self._rows = [_row(e) for e in entries[start : start + ROWS_PER_BLOCK]]
+            self.box.children = (*self.box.children, widgets.HTML("".join(self._rows)))
+
+    def add(self, entry: Entry) -> None:
+        """Append one entry's row, starting a new block when the last one is full."""
+        if not self._rows or len(self._rows) >= ROWS_PER_BLOCK:
+            self._rows = []
+            self.box.children = (*self.box.children, widgets.HTML())
+        self._rows.append(_row(entry))
+        self.box.children[-1].value = "".join(self._rows)
+
+
 @dataclass(frozen=True)
 class TranscriptView:
-    """A snapshot of one session's transcript."""
+    """A snapshot of one session's transcript; ``insecure`` when its certificate is unchecked."""
 
     name: str
     transcript: Transcript
+    insecure: bool = False
 
     def as_text(self) -> str:
         """Telnet-style: C: / S: lines, [notes]."""
-        return f"transcript of {self.name}:\n{self.transcript.text()}"
+        head = [f"transcript of {self.name}:", *insecure_text(self.insecure, indent="")]
+        return "\n".join([*head, self.transcript.text()])
+
+    def _head_html(self) -> str:
+        return h.line(h.muted(f"transcript of {self.name}")) + insecure_html(self.insecure)
 
     def as_html(self) -> str:
         """One row per entry, coloured by direction, TLS entries marked with a lock."""
         rows = [_row(entry) for entry in self.transcript.entries]
-        return h.box(h.line(h.muted(f"transcript of {self.name}")), *rows)
+        return h.box(self._head_html(), *rows)
 
-    def widget(self) -> widgets.HTML:
-        """A live transcript: it grows as later cells talk to the server."""
-        view = widgets.HTML(self.as_html())
-
-        def grow(entry: Entry) -> None:
-            view.value = self.as_html()
-
-        self.transcript.listeners.append(grow)
-        return view
+    def widget(self) -> widgets.VBox:
+        """A live transcript: it grows as later cells talk to the server, until closed."""
+        rows = TranscriptRows(self._head_html(), self.transcript.entries)
+        return hold(cascade(rows.box), self.transcript.listeners.subscribe(rows.add))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return mimebundle(self.as_text(), self.as_html(), self.widget)

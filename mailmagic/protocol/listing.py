@@ -2,11 +2,12 @@
 # "+OK count octets" (RFC 1939 section 5), LIST's scan listings "n octets" and UIDL's unique-id
 # listings "n uid" (section 7), single-line (with an argument) or multi-line (without); and
 # `Maildrop`, what a session has learnt of its maildrop from every reply so far.
+# Views hear of its changes through `listeners` (protocol/listeners.py), which holds them weakly.
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailmagic.protocol.listeners import Listeners
 from mailmagic.protocol.pop3 import Pop3Reply
 
 
@@ -76,7 +77,7 @@ class Maildrop:
     """
 
     def __init__(self) -> None:
-        self.listeners: list[Callable[[], None]] = []
+        self.listeners: Listeners[[]] = Listeners()
         self.version = 0
         self.reset()
 
@@ -99,8 +100,7 @@ class Maildrop:
 
     def _changed(self) -> None:
         self.version += 1
-        for listener in list(self.listeners):
-            listener()
+        self.listeners.notify()
 
     @property
     def numbers(self) -> list[int]:

@@ -1,13 +1,16 @@
 # What this module does: the running record of a session, every exchange as (direction, bytes,
 # time, TLS state). Secrets are masked at the moment they are recorded, never later: the session
 # passes command lines through the protocol's `mask` (POP3 PASS and APOP digests, AUTH initial
-# responses, every SASL response line) before they get here.
+# responses, every SASL response line) before they get here. Views hear of each new entry through
+# `listeners`, which holds them weakly (protocol/listeners.py): a view that is closed or
+# dropped stops being called.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
+
+from mailmagic.protocol.listeners import Listeners
 
 Direction = Literal["client", "server", "note"]
 
@@ -27,21 +30,18 @@ class Entry(NamedTuple):  # a named tuple: made for every line, at a third of a 
         return self.data.decode("utf-8", "replace")
 
 
-Listener = Callable[[Entry], None]
-
-
 @dataclass
 class Transcript:
-    """Every exchange of one session, oldest first; listeners hear of each new entry."""
+    """Every exchange of one session, oldest first; subscribers to ``listeners`` hear of each new
+    entry (``sub = transcript.listeners.subscribe(callback)``; keep ``sub`` to keep hearing)."""
 
     entries: list[Entry] = field(default_factory=list)
-    listeners: list[Listener] = field(default_factory=list, repr=False)
+    listeners: Listeners[[Entry]] = field(default_factory=Listeners, repr=False, compare=False)
 
     def _add(self, entry: Entry) -> None:
         self.entries.append(entry)
         if self.listeners:
-            for listener in list(self.listeners):
-                listener(entry)
+            self.listeners.notify(entry)
 
     def sent(self, masked_line: str, tls: bool) -> None:
         """Record a command line the client sent, its secrets already masked by the protocol."""

@@ -1,12 +1,16 @@
 # What this module does: a dummy comm for widget tests without a browser, as ipywidgets' own tests
 # do (ipywidgets/widgets/tests/utils.py): widgets are created for real, and every message they would
-# send to a front end is recorded instead.
+# send to a front end is recorded instead; `in_a_kernel`, which makes the shell look like a
+# kernel's, so that bundles carry the widget view; and helpers that read what widgets show and send.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import comm
+import IPython
+import IPython.core.getipython
 import pytest
 
 
@@ -32,6 +36,20 @@ class DummyComm:
         pass
 
 
+def html_of(widget: Any) -> str:
+    """Every HTML value in a widget tree, in order (what the front end would show as text)."""
+    children = getattr(widget, "children", None)
+    if children is None:
+        return str(getattr(widget, "value", ""))
+    return "".join(html_of(child) for child in children)
+
+
+def values_sent(comms: list[DummyComm]) -> list[str]:
+    """Every ``value`` the widgets sent to the front end (state updates), in order per comm."""
+    states = [kwargs.get("data", {}).get("state", {}) for c in comms for _, kwargs in c.messages]
+    return [str(state["value"]) for state in states if "value" in state]
+
+
 @pytest.fixture
 def dummy_comm(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[DummyComm]]:
     """Every comm created during the test, in order."""
@@ -44,3 +62,14 @@ def dummy_comm(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[DummyComm]]:
     monkeypatch.setattr(comm, "create_comm", create)
     monkeypatch.setattr(comm, "get_comm_manager", lambda *args, **kwargs: {})
     yield made
+
+
+@pytest.fixture
+def in_a_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``get_ipython()`` returns a shell with a kernel, by either of its public names."""
+
+    def kernel_shell() -> SimpleNamespace:
+        return SimpleNamespace(kernel=object())
+
+    monkeypatch.setattr(IPython, "get_ipython", kernel_shell)
+    monkeypatch.setattr(IPython.core.getipython, "get_ipython", kernel_shell)

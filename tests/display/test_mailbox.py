@@ -1,7 +1,8 @@
 # What this module does: tests of the mailbox view (mailmagic/display/mailbox.py) on a live POP3
 # session to the lab server, widgets checked without a browser (dummy comm): rows from LIST, UIDL
 # and TOP, pagination by displaylimit, View / Headers / Delete buttons that talk to the server and
-# show their result in the Output, deletion marks undone by RSET, and hostile headers escaped.
+# show their result in the Output, deletion marks undone by RSET, hostile headers escaped, and
+# closed tables that stop listening to the maildrop (and are never refreshed again).
 from __future__ import annotations
 
 import smtplib
@@ -10,10 +11,11 @@ import ipywidgets as widgets
 import pytest
 
 from mailmagic.display.mailbox import MailboxView, MailboxWidget, rows
+from mailmagic.display.reply import ReplyView
 from mailmagic.lab import LabServer
 from mailmagic.session.base import Settings
 from mailmagic.session.pop3 import Pop3Session
-from tests.display.conftest import DummyComm
+from tests.display.conftest import DummyComm, html_of
 from tests.display.hostile import HOSTILE, assert_inert
 
 
@@ -134,3 +136,38 @@ def test_text_form_lists_the_first_page(lab: LabServer, limit: int) -> None:
     text = MailboxView(s, displaylimit=limit).as_text()
     assert text.startswith("mb: 2 message(s)")
     assert ("... and 1 more" in text) == (limit == 1)
+
+
+def test_closed_tables_stop_listening_and_are_not_refreshed(
+    lab: LabServer, dummy_comm: list[DummyComm]
+) -> None:
+    fill(lab, 2)
+    s = logged_in(lab)
+    listing = s.command("LIST")
+    tables = [MailboxWidget(MailboxView(s)) for _ in range(10)]
+    under_replies = [ReplyView(listing, "LIST", "mb", "POP3", live=s).widget() for _ in range(10)]
+    assert len(s.maildrop.listeners) == 20
+    for table in tables:
+        table.box.close()
+    for reply in under_replies:  # closing the reply's widget closes the table under it
+        reply.close()
+    assert len(s.maildrop.listeners) == 0
+    shown = [html_of(t.box) for t in tables] + [html_of(r) for r in under_replies]
+    s.command("DELE 1")
+    assert [html_of(t.box) for t in tables] + [html_of(r) for r in under_replies] == shown
+    live = MailboxWidget(MailboxView(s))
+    s.command("RSET")
+    assert len(s.maildrop.listeners) == 1 and "marked" not in live.title.value
+
+
+def test_a_refresh_closes_the_cells_it_replaces(
+    lab: LabServer, dummy_comm: list[DummyComm]
+) -> None:
+    fill(lab, 2)
+    s = logged_in(lab)
+    s.command("LIST")
+    box = MailboxWidget(MailboxView(s))
+    before = list(box.grid.children)
+    s.command("DELE 2")
+    assert all(cell.comm is None for cell in before)
+    assert all(cell.comm is not None for cell in box.grid.children)

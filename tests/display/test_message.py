@@ -11,10 +11,8 @@ from email import policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import IPython
 import ipywidgets  # type: ignore[import-untyped, unused-ignore]
 import pytest
 from hypothesis import given, settings
@@ -490,9 +488,8 @@ def test_bundle_outside_a_kernel_is_text_and_html() -> None:
     assert bundle["text/plain"] == view_of(mixed()).as_text()
 
 
-@pytest.mark.usefixtures("dummy_comm")
-def test_bundle_inside_a_kernel_adds_the_widget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
+@pytest.mark.usefixtures("dummy_comm", "in_a_kernel")
+def test_bundle_inside_a_kernel_adds_the_widget() -> None:
     bundle = view_of(mixed())._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/html", WIDGET_MIME}
     assert bundle[WIDGET_MIME]["model_id"] == DummyComm.comm_id  # made on the dummy comm

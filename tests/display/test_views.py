@@ -1,11 +1,10 @@
 # What this module does: tests of the other views (mailmagic/display/cell.py, session.py,
-# transcript.py, lab.py, html.py) against real sessions on the lab server: what they show, and
-# that every text/html fallback escapes what came from a server and carries no script.
+# transcript.py, lab.py, html.py) against real sessions on the lab server: what they show, that
+# every text/html fallback escapes what came from a server and carries no script, that closed
+# panels stop listening to the transcript, and that the live transcript appends rows (an update
+# sends the same however long the history).
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import IPython
 import pytest
 
 from mailmagic.display import html as h
@@ -18,7 +17,8 @@ from mailmagic.display.transcript import TranscriptView
 from mailmagic.lab import LabServer
 from mailmagic.session.base import Settings
 from mailmagic.session.smtp import SmtpSession
-from tests.display.conftest import DummyComm
+from mailmagic.session.transcript import Entry, Transcript
+from tests.display.conftest import DummyComm, html_of, values_sent
 from tests.display.hostile import HOSTILE, assert_inert, smtp_reply
 
 
@@ -76,9 +76,9 @@ def test_widget_trees_without_a_browser(lab: LabServer, dummy_comm: list[DummyCo
     head, session_panel = panel.children
     assert "220" in head.value and "Service ready" in head.value
     status, transcript = session_panel.children
-    assert "GREETED" in status.value and "S: 220" in transcript.value
+    assert "GREETED" in status.value and "S: 220" in html_of(transcript)
     s.command("EHLO me")
-    assert "C: EHLO me" in transcript.value and "READY" in status.value  # live: grew by itself
+    assert "C: EHLO me" in html_of(transcript) and "READY" in status.value  # live: grew by itself
     cell = CellView((ReplyView(s.command("NOOP"), "NOOP", "w", "SMTP"),), stopped=None).widget()
     assert len(cell.children) == 1
     assert "<table" in SessionsView("SMTP", [s], "w").widget().value
@@ -86,11 +86,53 @@ def test_widget_trees_without_a_browser(lab: LabServer, dummy_comm: list[DummyCo
 
 
 def test_bundles_carry_the_widget_only_in_a_kernel(
-    lab: LabServer, dummy_comm: list[DummyComm], monkeypatch: pytest.MonkeyPatch
+    lab: LabServer, dummy_comm: list[DummyComm], request: pytest.FixtureRequest
 ) -> None:
     s = SmtpSession("k", Settings("127.0.0.1", lab.endpoints.smtp))  # type: ignore[arg-type]
     view = ReplyView(s.connect(), "open", "k", "SMTP", live=s)
     assert set(view._repr_mimebundle_()) == {"text/plain", "text/html"}
-    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
+    request.getfixturevalue("in_a_kernel")
     for shown in (view, TranscriptView("k", s.transcript), SessionView(s), LabView(lab)):
         assert set(shown._repr_mimebundle_()) == {"text/plain", "text/html", WIDGET_MIME}
+
+
+def test_closed_panels_stop_listening_and_are_not_updated(
+    lab: LabServer, dummy_comm: list[DummyComm]
+) -> None:
+    s = SmtpSession("c", Settings("127.0.0.1", lab.endpoints.smtp))  # type: ignore[arg-type]
+    greeting = s.connect()
+    panels = [SessionView(s).widget() for _ in range(5)]
+    panels += [TranscriptView("c", s.transcript).widget() for _ in range(5)]
+    panels += [ReplyView(greeting, "open", "c", "SMTP", live=s, panel=True).widget()]
+    assert len(s.transcript.listeners) == 5 * 2 + 5 + 2  # a session panel: status + transcript
+    for panel in panels:
+        panel.close()
+    assert len(s.transcript.listeners) == 0
+    shown = [html_of(p) for p in panels]
+    s.command("NOOP")
+    assert [html_of(p) for p in panels] == shown and "C: NOOP" not in "".join(shown)
+
+
+def test_transcript_panel_update_cost_does_not_grow_with_history(
+    dummy_comm: list[DummyComm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mailmagic.display.transcript as module
+
+    rendered: list[Entry] = []
+    row = module._row
+    monkeypatch.setattr(module, "_row", lambda entry: rendered.append(entry) or row(entry))
+
+    def sent_for_one_more(history: int) -> list[str]:
+        t = Transcript()
+        for _ in range(history):
+            t.note("x", tls=False)
+        TranscriptView("t", t).widget()
+        rendered.clear()
+        before = len(values_sent(dummy_comm))
+        t.note("x", tls=False)
+        assert len(rendered) == 1  # only the new row is rendered
+        return values_sent(dummy_comm)[before:]
+
+    short, long = sent_for_one_more(10), sent_for_one_more(10 + 20 * module.ROWS_PER_BLOCK)
+    assert len(long) == 1 and [len(v) for v in long] == [len(v) for v in short]
+    assert long[0].count("<div") == 11  # the last block's rows, not the whole history

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import pytest
 
@@ -17,6 +18,7 @@ from mailmagic.protocol.codes import (
     POP3_RESP_CODES,
     SMTP_COMMANDS,
     SMTP_REPLY_CODES,
+    CommandInfo,
     explain_capa,
     explain_command,
     explain_ehlo_keyword,
@@ -207,12 +209,19 @@ def test_human_size(octets: int, text: str) -> None:
     [(SMTP_COMMANDS, smtp.TRANSITIONS), (POP3_COMMANDS, pop3.TRANSITIONS)],
     ids=["smtp", "pop3"],
 )
-def test_every_table_verb_has_a_command_description(commands: object, table: object) -> None:
-    assert isinstance(commands, dict) or hasattr(commands, "items")
-    verbs = {key.split()[0] for row in table.values() for key in row}  # type: ignore[attr-defined]
-    for verb in verbs - {".", "<connect>"}:
+def test_every_table_verb_has_a_command_description(
+    commands: Mapping[str, CommandInfo], table: Mapping[object, Mapping[str, object]]
+) -> None:
+    # `verb in commands` below means "this verb is described" only if the table is keyed by the
+    # very verb each description is about.
+    assert isinstance(commands, Mapping)
+    for key, info in commands.items():
+        assert isinstance(info, CommandInfo) and info.verb == key == key.upper(), key
+    verbs = {key.split()[0] for row in table.values() for key in row} - {".", "<connect>"}
+    assert len(verbs) >= 10, verbs  # the transition table was really read
+    for verb in verbs:
         assert not is_pseudo(verb)
-        assert verb in commands, verb  # type: ignore[operator]
+        assert verb in commands, verb
 
 
 def test_usage_and_explain_command() -> None:

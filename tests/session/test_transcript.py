@@ -1,5 +1,6 @@
 # What this module does: tests of the transcript (mailmagic/session/transcript.py): entries kept
-# in order with direction, time and TLS state, and the telnet-style text form.
+# in order with direction, time and TLS state, the telnet-style text form, and each new entry
+# told to whoever subscribed.
 from __future__ import annotations
 
 from mailmagic.session.transcript import Transcript
@@ -29,3 +30,14 @@ def test_undecodable_bytes_are_shown_not_lost() -> None:
     t.received(b"+OK \xff\xfe\r\n", tls=False, rtt=None)
     assert t.entries[0].data == b"+OK \xff\xfe\r\n"
     assert "\ufffd" in t.text()
+
+
+def test_subscribers_hear_each_new_entry() -> None:
+    t, heard = Transcript(), list[str]()
+    subscription = t.listeners.subscribe(lambda entry: heard.append(entry.text))
+    t.note("one", tls=False)
+    t.sent("NOOP", tls=False)
+    assert heard == ["one", "NOOP"]
+    subscription.close()
+    t.note("two", tls=False)
+    assert heard == ["one", "NOOP"]

@@ -1,0 +1,53 @@
+# What this module does: ties a live widget to what it watches without either keeping the other
+# alive for the kernel's life (DESIGN.md: views never subscribe strongly). A live widget holds its
+# subscriptions, and the transcript's or maildrop's listener list holds them only weakly
+# (protocol/listeners.py), so a dropped widget stops being called; closing a widget (ipywidgets sets
+# its comm to None) closes its subscriptions and every widget under it.
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mailmagic.protocol.listeners import Subscription
+
+W = TypeVar("W")
+
+
+def when_closed(widget: Any, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once, when ``widget`` is closed."""
+
+    def changed(change: dict[str, Any]) -> None:
+        if change["new"] is None:
+            widget.unobserve(changed, names="comm")
+            callback()
+
+    widget.observe(changed, names="comm")
+
+
+def hold(widget: W, *subscriptions: Subscription[Any]) -> W:
+    """``widget`` keeps ``subscriptions`` as long as it lives, and closes them when it closes."""
+
+    def release() -> None:
+        for subscription in subscriptions:
+            subscription.close()
+
+    when_closed(widget, release)
+    return widget
+
+
+def close_tree(widget: Any) -> None:
+    """Close ``widget`` and every widget under it."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()
+
+
+def cascade(box: W) -> W:
+    """Closing ``box`` closes every widget under it too (and so their subscriptions)."""
+
+    def close_children() -> None:
+        for child in getattr(box, "children", ()):
+            close_tree(child)
+
+    when_closed(box, close_children)
+    return box
