@@ -19,6 +19,9 @@
 #   "." ends it; raw lines are not dot-stuffed, `send_message` does that); a SASL response while
 #   an AUTH is pending (RFC 4954 4: exempt from the 512 limit, "*" cancels); or BDAT chunk octets
 #   (RFC 3030) until the announced count is used up.
+# - Sending builds the bytes first and only then changes the state (a command queued in
+#   `pending`, chunk octets counted): an error or Ctrl-C while a 30 MB message is dot-stuffed
+#   leaves the connection as it was, never with a reply awaited for bytes that were never made.
 # - Replies (RFC 5321 4.2.1): "250-" continues, "250 " or a bare "250" ends; all lines must share
 #   the code. CRLF or bare LF ends a line. A reply line over 64 KiB, or a reply over
 #   `max_reply_size`, is a RemoteProtocolError, so memory stays bounded.
@@ -355,15 +358,7 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
 
     def send(self, line: str) -> bytes:
         """The bytes for one typed line (CRLF appended); see the module comment for the rules."""
-        verb = verb_of(line)
-        self._refuse_if_closed(verb)
-        mode = self.mode
-
-        def where() -> str:
-            return self._describe(verb, mode)
-
-        data = encode_line(line, where)
-        self._check_length(data, mode, where)
+        data, mode = self._encode(line)
         if mode == "chunk":
             self._chunk_left = max(0, self._chunk_left - len(data))
         elif mode == "text" and line == END_OF_DATA:
@@ -385,8 +380,9 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
         if long is not None:
             where = f"line {long + 1} of the message in state DATA"
             self._check_length(lines[long] + b"\r\n", "text", lambda: where)
-        self._pending.append(END_OF_DATA)
-        return b"".join(line + b"\r\n" for line in lines) + b".\r\n"
+        data = b"".join(line + b"\r\n" for line in lines) + b".\r\n"
+        self._pending.append(END_OF_DATA)  # only once the bytes exist (module comment)
+        return data
 
     def send_chunk(self, data: bytes, last: bool = False) -> bytes:
         """BDAT with its chunk (RFC 3030 2): "BDAT n [LAST]\\r\\n" followed by `data` as is."""
@@ -396,9 +392,24 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
                 f"cannot send BDAT in {self.mode} mode (state {self._state.name}): "
                 "finish the current DATA, AUTH or chunk first"
             )
-        head = self.send(f"BDAT {len(data)}" + (" LAST" if last else ""))
-        self._chunk_left = 0
-        return head + data
+        line = f"BDAT {len(data)}" + (" LAST" if last else "")
+        wire = self._encode(line)[0] + data
+        self._record_command(line)
+        self._chunk_left = 0  # the chunk goes with the command
+        return wire
+
+    def _encode(self, line: str) -> tuple[bytes, Mode]:
+        """The bytes for `line` and the mode they are sent in; checks it, changes nothing."""
+        verb = verb_of(line)
+        self._refuse_if_closed(verb)
+        mode = self.mode
+
+        def where() -> str:
+            return self._describe(verb, mode)
+
+        data = encode_line(line, where)
+        self._check_length(data, mode, where)
+        return data, mode
 
     def _describe(self, verb: str, mode: Mode) -> str:
         if mode == "command":

@@ -4,17 +4,27 @@
 # keeps the connection open from cell to cell. A server that closes (421, EOF, reset) leaves the
 # session closed with a clear reason; a timeout, garbage or an interrupted wait leaves it broken.
 # Either way `reconnect()` opens it again with the same settings.
+#
+# Never open and out of step: from the moment a line is handed to the protocol (which then awaits
+# its reply) until the reply is read, the work runs under a guard (`_guard`), so Ctrl-C or an
+# unexpected error anywhere in between, not only in the socket wait, leaves the session broken.
+# A LocalProtocolError passes through: the protocol refused the line and nothing was sent. A
+# pipeline whose caller stops early (an error of its own, such as a full disk) first reads and
+# drops the replies still due, so the next command gets its own reply; after Ctrl-C it does not
+# wait for them but leaves the session broken at once.
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, Literal, NoReturn, Protocol, TypeVar
+from types import TracebackType
+from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
-from mailmagic.protocol.errors import RemoteProtocolError
+from mailmagic.protocol.errors import LocalProtocolError, RemoteProtocolError
 from mailmagic.protocol.events import NEED_DATA, ConnectionClosed
 from mailmagic.session.transcript import Transcript
 from mailmagic.session.transport import (
@@ -126,10 +136,14 @@ class Session(ABC, Generic[C, R]):
             self._connecting = False
 
     def _connect(self) -> R:
-        s = self.settings
         self.conn = self._new_connection()
         self.tls = None
         self.status, self.reason = "open", ""
+        with self._guard("connecting"):
+            return self._open_and_greet()
+
+    def _open_and_greet(self) -> R:
+        s = self.settings
         self._transport = self._guarded(Transport, s.host, s.port, s.timeout)
         self.transcript.note(f"connected to {s.host}:{s.port}", tls=False)
         if s.tls == "implicit":
@@ -162,28 +176,33 @@ class Session(ABC, Generic[C, R]):
         self.refresh()
         transport, conn = self._require_open(), self.conn
         mode, shown, before = conn.mode, conn.mask(line), conn.waiting
-        data = conn.send(line)  # LocalProtocolError here: nothing was sent
-        if mode in ("text", "chunk"):
-            self.transcript.sent_text(data, self.tls is not None)
-        else:
-            self.transcript.sent(shown, self.tls is not None)
-        started = time.monotonic()
-        self._send(transport, data)
-        # A reply is due for a new command, a SASL line, or the line that completes a BDAT chunk
-        # (RFC 3030: the server answers once all the announced octets are in).
-        due = conn.waiting > before or mode in ("sasl", "chunk")
-        if not due or conn.mode == "chunk":
-            return None
-        reply = self._read_reply(started, timeout or self.settings.timeout)
-        if line.split(" ", 1)[0].upper() in self.tls_verbs and self._is_positive(reply):
-            self._upgrade()
-        return reply
+        with self._guard("sending"):
+            data = conn.send(line)  # LocalProtocolError here: nothing was sent or changed
+            if mode in ("text", "chunk"):
+                self.transcript.sent_text(data, self.tls is not None)
+            else:
+                self.transcript.sent(shown, self.tls is not None)
+            started = time.monotonic()
+            self._send(transport, data)
+            # A reply is due for a new command, a SASL line, or the line that completes a BDAT
+            # chunk (RFC 3030: the server answers once all the announced octets are in).
+            due = conn.waiting > before or mode in ("sasl", "chunk")
+            if not due or conn.mode == "chunk":
+                return None
+            reply = self._read_reply(started, timeout or self.settings.timeout)
+            if line.split(" ", 1)[0].upper() in self.tls_verbs and self._is_positive(reply):
+                self._upgrade()
+            return reply
 
     def refresh(self) -> None:
         """Notice what the server did while nobody asked: a hang-up, or a 421 before it."""
         if self.status != "open" or self._transport is None:
             return
-        data = self._transport.poll()
+        with self._guard("reading what the server sent unasked"):
+            self._take_unasked(self._transport)
+
+    def _take_unasked(self, transport: Transport) -> None:
+        data = transport.poll()
         if data is None:
             return
         self.conn.receive_data(data)
@@ -200,31 +219,78 @@ class Session(ABC, Generic[C, R]):
 
     def pipeline(
         self, lines: Iterable[str], window: int = 32, keep: bool = True
-    ) -> Iterator[tuple[str, R]]:
+    ) -> Generator[tuple[str, R], None, None]:
         """Send commands with up to ``window`` awaiting replies (PIPELINING: RFC 2920 for SMTP,
         RFC 2449 for POP3), topped up in one write whenever half of them have been answered, and
         yield (line, reply) in order. Only for commands that get one
         reply each. ``keep=False`` records replies in the transcript by their first line only,
-        so a bulk fetch does not keep every message twice."""
-        transport = self._require_open()
+        so a bulk fetch does not keep every message twice.
+
+        Stopped early (closed, or an error raised inside or thrown in), it reads and drops the
+        replies still due, so the session stays in step; stopped by Ctrl-C, it leaves the
+        session broken at once instead. A caller with work of its own between replies should
+        use ``pipelined``, which hands its errors in."""
+        transport, conn = self._require_open(), self.conn
         todo, waiting = iter(lines), deque[tuple[str, float]]()
 
         def fill() -> None:
-            batch = []
-            for line in itertools.islice(todo, max(0, window - len(waiting))):
-                shown, data = self.conn.mask(line), self.conn.send(line)
-                self.transcript.sent(shown, self.tls is not None)
-                batch.append(data)
-                waiting.append((line, time.monotonic()))
-            if batch:
+            batch: list[bytes] = []
+            with self._guard("sending"):
+                try:
+                    for line in itertools.islice(todo, max(0, window - len(waiting))):
+                        shown, data = conn.mask(line), conn.send(line)
+                        self.transcript.sent(shown, self.tls is not None)
+                        batch.append(data)
+                        waiting.append((line, time.monotonic()))
+                except LocalProtocolError:  # a refused line: what the protocol took still goes
+                    self._send(transport, b"".join(batch))
+                    raise
                 self._send(transport, b"".join(batch))
 
-        fill()
-        while waiting:
-            line, started = waiting.popleft()
-            yield line, self._read_reply(started, self.settings.timeout, keep)
-            if len(waiting) <= window // 2:
-                fill()
+        try:
+            fill()
+            while waiting:
+                line, started = waiting.popleft()
+                yield line, self._read_reply(started, self.settings.timeout, keep)
+                if len(waiting) <= window // 2:
+                    fill()
+        except KeyboardInterrupt as error:
+            self._break(error, f"pipelining, with {conn.waiting} replies still due")
+            raise
+        except BaseException:
+            self._catch_up(conn)
+            raise
+
+    @contextlib.contextmanager
+    def pipelined(
+        self, lines: Iterable[str], window: int = 32, keep: bool = True
+    ) -> Iterator[Iterator[tuple[str, R]]]:
+        """``pipeline`` for a caller with work of its own between replies (writing them to disk):
+        an error in that work is handed into the pipeline, which catches up (or, for Ctrl-C,
+        breaks the session) before the error goes on; see ``pipeline``."""
+        replies = self.pipeline(lines, window, keep)
+        try:
+            yield replies
+        except BaseException as error:
+            _throw_into(replies, error)
+            raise
+        finally:
+            replies.close()
+
+    def _catch_up(self, conn: C) -> None:
+        """Read and drop the replies still due, so the next command gets its own. If that
+        fails, the session is left closed or broken (with its reason) and the caller's error
+        goes on."""
+        due = conn.waiting
+        if not due or not self.is_open or self.conn is not conn:
+            return
+        self.transcript.note(
+            f"reading and dropping {due} replies still due: the pipeline was stopped",
+            tls=self.tls is not None,
+        )
+        with contextlib.suppress(SessionError):
+            while conn.waiting and self.is_open:
+                self._read_reply(time.monotonic(), self.settings.timeout, keep=False)
 
     def _require_open(self) -> Transport:
         if self.status != "open" or self._transport is None:
@@ -247,19 +313,20 @@ class Session(ABC, Generic[C, R]):
         self.transcript.note(detail, tls=True)
 
     def _send(self, transport: Transport, data: bytes) -> None:
-        """Send it all; a server that takes nothing for the timeout, or Ctrl-C, leaves the
-        session broken (how much went out is unknown), a lost connection closed."""
+        """Send it all; a server that takes nothing for the timeout leaves the session broken
+        (how much went out is unknown), a lost connection closed. Callers hold a `_guard`."""
         try:
             transport.send(data)
         except WriteTimeout as error:
             self._fail("broken", str(error))
         except TransportError as error:
             self._fail("closed", str(error))
-        except KeyboardInterrupt:
-            self._fail_quietly("broken", "interrupted while sending")
-            raise
 
     def _read_reply(self, started: float, timeout: float, keep: bool = True) -> R:
+        with self._guard("waiting for a reply"):
+            return self._read_reply_unguarded(started, timeout, keep)
+
+    def _read_reply_unguarded(self, started: float, timeout: float, keep: bool) -> R:
         transport, conn = self._require_open(), self.conn
         while True:
             try:
@@ -286,9 +353,6 @@ class Session(ABC, Generic[C, R]):
             )
         except TransportError as error:
             self._fail("closed", str(error))
-        except KeyboardInterrupt:
-            self._fail_quietly("broken", "interrupted while waiting for a reply")
-            raise
 
     def _record(self, event: object, started: float, keep: bool = True) -> R:
         raw = getattr(event, "raw", b"")
@@ -300,6 +364,18 @@ class Session(ABC, Generic[C, R]):
 
     def _closes(self, event: object) -> bool:
         return False
+
+    def _guard(self, doing: str) -> _Guard:
+        """A ``with`` block for work that the protocol and the server must both see whole; see
+        the module comment."""
+        return _Guard(self, doing)
+
+    def _break(self, error: BaseException, doing: str) -> None:
+        """Leave the session broken after ``error`` cut ``doing`` short (the first cut counts)."""
+        if self.status != "open":
+            return
+        what = "interrupted" if isinstance(error, KeyboardInterrupt) else repr(error)
+        self._fail_quietly("broken", f"{what} while {doing}")
 
     def _guarded(self, call: Callable[..., T], *args: object) -> T:
         try:
@@ -320,11 +396,40 @@ class Session(ABC, Generic[C, R]):
         )
 
     def _fail_quietly(self, status: Status, reason: str) -> None:
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
-        self.status, self.reason = status, reason
+        self.status, self.reason = status, reason  # first: whatever cuts this short, it is said
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
         self.transcript.note(f"{status}: {reason}", tls=self.tls is not None)
+
+
+class _Guard:
+    """See Session._guard: an exception other than SessionError (status already set) or
+    LocalProtocolError (nothing sent) leaving the block breaks the session. A class, not a
+    generator context manager, as it wraps every reply of a bulk fetch."""
+
+    __slots__ = ("doing", "session")
+
+    def __init__(self, session: Session[Any, Any], doing: str) -> None:
+        self.session, self.doing = session, doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
+    ) -> None:
+        if error is not None and not isinstance(error, (SessionError, LocalProtocolError)):
+            self.session._break(error, self.doing)
+
+
+def _throw_into(replies: Generator[object, None, None], error: BaseException) -> None:
+    """Raise ``error`` inside a paused pipeline so it can clean up; it raises it again."""
+    try:
+        replies.throw(error)
+    except BaseException as raised:
+        if raised is not error:
+            raise
 
 
 def _abridged(event: object, raw: bytes) -> bytes:

@@ -1,33 +1,44 @@
 # What this module does: fetches a whole maildrop, or a range of it by number or UID, from a
-# logged-in POP3 session into an archive on disk (a Maildir or an mbox), fast and with bounded
-# memory. RETR commands are pipelined when the server advertises PIPELINING (RFC 2449 section 6.6:
-# several commands in flight, replies matched in order); each message is written to disk as soon as
-# it arrives, so memory holds about one message at a time; a message whose UID is already in the
-# archive is skipped, so an interrupted fetch resumes where it stopped.
+# logged-in POP3 session into an archive on disk (a Maildir or an mbox: session/archive.py), fast
+# and with bounded memory. RETR commands are pipelined when the server advertises PIPELINING
+# (RFC 2449 section 6.6: several commands in flight, replies matched in order); each message is
+# written to disk as soon as it arrives, so memory holds about one message at a time; a message
+# whose UID is already in the archive is skipped, so an interrupted fetch resumes where it stopped
+# (the archive makes sure that a crash or a kill at any moment leaves nothing twice).
+#
+# - A message whose UID an earlier message of the maildrop has too (RFC 1939 section 7 forbids
+#   it) is not fetched, and is listed in `failed` saying why: the archive keeps messages by UID.
+# - When writing to disk fails (a full disk, no permission, a UID too long for a file name) the
+#   fetch stops with a FetchError that says where, why and what to do, after the replies still
+#   due have been read and dropped (Session.pipelined), so the session stays in step: the next
+#   command gets its own reply. Ctrl-C leaves the session broken instead, without waiting.
 from __future__ import annotations
 
 import email
 import email.policy
-import json
+import errno
 import mailbox
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, overload
 
-from mailmagic.files import write_file
 from mailmagic.protocol.listing import parse_scan, parse_uidl
-from mailmagic.protocol.pop3 import Pop3Reply, Pop3State
+from mailmagic.protocol.pop3 import Continuation, Pop3Reply, Pop3State
+from mailmagic.session.archive import Archive, ArchiveError, Format, open_archive
 from mailmagic.session.base import SessionError
 from mailmagic.session.pop3 import Pop3Session
 
-Format = Literal["maildir", "mbox"]
+__all__ = ["Archive", "ArchiveError", "FetchError", "FetchResult", "FetchedMessage", "fetch"]
+
 Progress = Callable[[int, int], None]
-_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]")
+
+
+class FetchError(SessionError):
+    """fetch stopped because the archive could not be written; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -59,90 +70,6 @@ class FetchedMessage:
         return parsed
 
 
-class Archive:
-    """Where fetched messages go: a Maildir (one file per UID) or an mbox with a UID index.
-
-    Use as a context manager: an mbox is locked while open; both formats are flushed every
-    FLUSH_EVERY messages and at the end (see ``_flush``).
-    """
-
-    FLUSH_EVERY = 200
-
-    def __init__(self, path: Path, fmt: Format) -> None:
-        self.path, self.format = Path(path), fmt
-        self._box: mailbox.mbox | None = None
-        self._unflushed = 0
-        self._staged: list[str] = []  # Maildir files in tmp/ waiting for the next flush
-        if fmt == "maildir":
-            for sub in ("tmp", "new", "cur"):
-                (self.path / sub).mkdir(parents=True, exist_ok=True)
-            self._index = {_unquote(p.name): p.name for p in (self.path / "cur").iterdir()}
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._index_file = self.path.with_name(self.path.name + ".uidl.json")
-            known = self._index_file.read_text() if self._index_file.exists() else "{}"
-            self._index = json.loads(known)
-
-    def __enter__(self) -> Archive:
-        if self.format == "mbox":
-            self._box = mailbox.mbox(self.path)
-            self._box.lock()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._flush()
-        if self._box is not None:
-            self._box.unlock()
-            self._box.close()
-            self._box = None
-
-    def __contains__(self, uid: str) -> bool:
-        return uid in self._index
-
-    def add(self, uid: str, crlf_message: bytes) -> None:
-        """Store one message under its UID (LF line ends on disk, as both formats expect)."""
-        data = crlf_message.replace(b"\r\n", b"\n")
-        if self._box is None:
-            self._add_maildir(uid, data)
-        else:
-            self._index[uid] = str(self._box.add(data))
-        self._unflushed += 1
-        if self._unflushed >= self.FLUSH_EVERY:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Make what was added durable. A Maildir batch is written to tmp/, synced to disk in one
-        go, then renamed into cur/: cur/ only ever holds complete messages, and one sync per
-        batch costs far less than an fsync per message."""
-        if self._box is not None:
-            self._box.flush()
-            self._index_file.write_text(json.dumps(self._index))
-        elif self._staged:
-            os.sync()
-            tmp, cur = f"{self.path}/tmp/", f"{self.path}/cur/"
-            for name in self._staged:
-                os.replace(tmp + name, cur + name)
-            self._staged.clear()
-        self._unflushed = 0
-
-    def _add_maildir(self, uid: str, data: bytes) -> None:
-        name = f"{_UNSAFE.sub(lambda m: f'%{ord(m.group()):02X}', uid)}:2,S"
-        write_file(f"{self.path}/tmp/{name}", data)  # synced with its batch in _flush
-        self._staged.append(name)
-        self._index[uid] = name
-
-    def located(self, uid: str) -> tuple[Path, str]:
-        """(path, key) of an archived message."""
-        key = self._index[uid]
-        if self.format == "mbox":
-            return self.path, key
-        return Path(f"{self.path}/cur/{key}"), key  # one parse, not two joins: runs per message
-
-
-def _unquote(name: str) -> str:
-    return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), name.split(":")[0])
-
-
 @dataclass
 class FetchResult(Sequence[FetchedMessage]):
     """The messages fetched (or already archived) in maildrop order, and how it went."""
@@ -153,6 +80,7 @@ class FetchResult(Sequence[FetchedMessage]):
     pipelined: bool = False
     seconds: float = 0.0
     octets: int = 0
+    notes: list[str] = field(default_factory=list)  # what the archive repaired on opening
 
     @overload
     def __getitem__(self, index: int) -> FetchedMessage: ...
@@ -197,6 +125,23 @@ def _wanted(
     return chosen
 
 
+def _doubles(uids: dict[int, str], chosen: list[int]) -> list[tuple[int, str]]:
+    """The chosen messages whose UID an earlier message has too, each with why it is left."""
+    first: dict[str, int] = {}
+    for number in sorted(uids):
+        first.setdefault(uids[number], number)
+    return [
+        (
+            n,
+            f"not fetched: its UID {uids[n]!r} is message {first[uids[n]]}'s too. A server must "
+            "give every message its own UID (RFC 1939 section 7) and the archive keeps messages "
+            f"by UID, so only message {first[uids[n]]} is kept under it; RETR {n} shows this one",
+        )
+        for n in chosen
+        if first[uids[n]] != n
+    ]
+
+
 def fetch(
     session: Pop3Session,
     target: str | os.PathLike[str],
@@ -215,40 +160,92 @@ def fetch(
         session.command("CAPA")
     pipelined = "PIPELINING" in session.conn.capabilities
     by_number, sizes = _maildrop(session)
-    archive = Archive(Path(target), fmt)
     chosen = _wanted(by_number, numbers, uids)
-    todo = [n for n in chosen if by_number[n] not in archive]
-    result = FetchResult(pipelined=pipelined, skipped=len(chosen) - len(todo))
-    with archive:
-        _retrieve(session, archive, todo, by_number, window if pipelined else 1, result, progress)
+    result = FetchResult(pipelined=pipelined, failed=_doubles(by_number, chosen))
+    left = {n for n, _ in result.failed}
+    chosen = [n for n in chosen if n not in left]
+    run = _Run(session, by_number, result, progress)
+    try:
+        with open_archive(target, fmt) as archive:
+            run.retrieve(archive, chosen, window if pipelined else 1)
+    except OSError as error:
+        raise FetchError(run.stopped(target, error)) from error
+    result.notes = archive.notes
     for n in chosen:
         if by_number[n] in archive:
             path, key = archive.located(by_number[n])
             result.messages.append(FetchedMessage(n, by_number[n], sizes.get(n, 0), path, key, fmt))
+    result.failed.sort()
     result.seconds = time.monotonic() - started
     return result
 
 
-def _retrieve(
-    session: Pop3Session,
-    archive: Archive,
-    todo: list[int],
-    uids: dict[int, str],
-    window: int,
-    result: FetchResult,
-    progress: Progress | None,
-) -> None:
-    lean, session.conn.lean = session.conn.lean, True
-    try:
-        lines = (f"RETR {n}" for n in todo)
-        for done, (line, reply) in enumerate(session.pipeline(lines, window, keep=False), 1):
-            number = int(line.split()[1])
-            if isinstance(reply, Pop3Reply) and reply.ok:
-                archive.add(uids[number], reply.body)
-                result.octets += len(reply.body)
-            else:
-                result.failed.append((number, getattr(reply, "text", str(reply))))
-            if progress is not None:
-                progress(done, len(todo))
-    finally:
-        session.conn.lean = lean
+_ADVICE = {
+    errno.ENAMETOOLONG: "The server's UID is too long for a file name here (RFC 1939 section 7 "
+    "allows 70 characters): fetch into an mbox instead (--format mbox).",
+    errno.ENOSPC: "Free some disk space, then fetch again.",
+    getattr(errno, "EDQUOT", -1): "Free some of your disk quota, then fetch again.",
+    errno.EACCES: "Make the archive's folder writable (or choose another), then fetch again.",
+    errno.EPERM: "Make the archive's folder writable (or choose another), then fetch again.",
+    errno.EROFS: "The disk is read-only: choose an archive elsewhere, then fetch again.",
+}
+
+
+@dataclass
+class _Run:
+    """One fetch under way: where it is, for the message if it stops."""
+
+    session: Pop3Session
+    uids: dict[int, str]
+    result: FetchResult
+    progress: Progress | None
+    number: int = 0  # the message being stored, 0 outside the RETR loop
+
+    def retrieve(self, archive: Archive, chosen: list[int], window: int) -> None:
+        """RETR every chosen message not archived yet, pipelined, each stored as it arrives."""
+        todo = [n for n in chosen if self.uids[n] not in archive]
+        self.result.skipped = len(chosen) - len(todo)
+        conn = self.session.conn
+        lean, conn.lean = conn.lean, True
+        try:
+            lines = (f"RETR {n}" for n in todo)
+            with self.session.pipelined(lines, window, keep=False) as replies:
+                for done, (line, reply) in enumerate(replies, 1):
+                    self.number = int(line.split()[1])
+                    self._store(archive, reply)
+                    if self.progress is not None:
+                        self.progress(done, len(todo))
+            self.number = 0
+        finally:
+            conn.lean = lean
+
+    def _store(self, archive: Archive, reply: Pop3Reply | Continuation) -> None:
+        if isinstance(reply, Pop3Reply) and reply.ok:
+            archive.add(self.uids[self.number], reply.body)
+            self.result.octets += len(reply.body)
+        else:
+            self.result.failed.append((self.number, getattr(reply, "text", str(reply))))
+
+    def stopped(self, target: str | os.PathLike[str], error: OSError) -> str:
+        """Why the fetch stopped, where, what to do, and how the session is."""
+        where = f" at message {self.number} (UID {self.uids[self.number]!r})" if self.number else ""
+        what = f"{error.strerror or error}" + (
+            f": {_short(error.filename)}" if error.filename else ""
+        )
+        advice = _ADVICE.get(error.errno or 0, "Put that right, then fetch again.")
+        s = self.session
+        state = (
+            "The POP3 session goes on (any replies still due were read and dropped)."
+            if s.is_open
+            else f"The POP3 session is {s.status} ({s.reason}): reconnect and log in to go on."
+        )
+        return (
+            f"fetch into {os.fspath(target)} stopped{where}: {what}. {advice} Messages already "
+            f"archived stay there, and the next fetch skips them. {state}"
+        )
+
+
+def _short(name: object) -> str:
+    """A file name for a message: a long one (too long for the file system, say) cut short."""
+    text = os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name)
+    return text if len(text) <= 100 else f"{text[:60]}...{text[-30:]}"

@@ -2,6 +2,9 @@
 # DATA text passed through, an automatic TLS upgrade after a 220 to STARTTLS (RFC 3207), and
 # helpers beside the raw commands: AUTH PLAIN / LOGIN (RFC 4954) and sending a proper message
 # (From, To, Cc, Subject, Date and Message-ID headers; dot-stuffing by protocol/smtp.py).
+# A send (send_message, send_many) runs whole under the session's guard: Ctrl-C anywhere in it,
+# between commands as much as inside one, leaves the session broken, never open halfway through
+# a mail transaction.
 from __future__ import annotations
 
 import base64
@@ -58,6 +61,12 @@ class SmtpSession(Session[SmtpConnection, Reply]):
 
         Returns (command, reply) pairs in order; the last says whether the message was accepted.
         """
+        with self._guard("sending a message"):
+            return self._transaction(sender, recipients, message)
+
+    def _transaction(
+        self, sender: str, recipients: Sequence[str], message: EmailMessage | bytes
+    ) -> list[tuple[str, Reply]]:
         done: list[tuple[str, Reply]] = []
 
         def step(line: str) -> Reply:
@@ -88,27 +97,32 @@ class SmtpSession(Session[SmtpConnection, Reply]):
         and their replies are read together. Transcript entries keep first lines only.
         """
         use = "PIPELINING" in self.conn.extensions if pipelined is None else pipelined
-        finals = []
-        for sender, recipients, data in items:
-            lines = [f"MAIL FROM:<{sender}>", *(f"RCPT TO:<{r}>" for r in recipients), "DATA"]
-            window = len(lines) if use else 1
-            replies = [self._final(r) for _, r in self.pipeline(lines, window, keep=False)]
-            if replies[-1].code == 354:
-                finals.append(self._send_text(data, keep=False))
-                continue
-            finals.append(replies[-1])
-            if replies[0].is_positive:
-                self._final(self.command("RSET"))
-        return finals
+        with self._guard("sending messages"):
+            return [self._send_one(*item, window=None if use else 1) for item in items]
+
+    def _send_one(
+        self, sender: str, recipients: Sequence[str], data: bytes, window: int | None
+    ) -> Reply:
+        """One message of send_many: MAIL, RCPT..., DATA in one write (``window`` None), the
+        text after a 354, or RSET after a refusal; returns the final reply."""
+        lines = [f"MAIL FROM:<{sender}>", *(f"RCPT TO:<{r}>" for r in recipients), "DATA"]
+        with self.pipelined(lines, window or len(lines), keep=False) as pipeline:
+            replies = [self._final(reply) for _, reply in pipeline]
+        if replies[-1].code == 354:
+            return self._send_text(data, keep=False)
+        if replies[0].is_positive:
+            self._final(self.command("RSET"))
+        return replies[-1]
 
     def _send_text(self, message: bytes, keep: bool = True) -> Reply:
         transport = self._require_open()
-        data = self.conn.send_message(message)
-        shown = data if keep else f"[message text: {len(data)} octets]\r\n".encode()
-        self.transcript.sent_text(shown, self.tls is not None)
-        started = time.monotonic()
-        self._send(transport, data)
-        return self._read_reply(started, self.settings.timeout, keep)
+        with self._guard("sending"):
+            data = self.conn.send_message(message)  # LocalProtocolError: nothing sent or changed
+            shown = data if keep else f"[message text: {len(data)} octets]\r\n".encode()
+            self.transcript.sent_text(shown, self.tls is not None)
+            started = time.monotonic()
+            self._send(transport, data)
+            return self._read_reply(started, self.settings.timeout, keep)
 
     @staticmethod
     def _final(reply: Reply | None) -> Reply:

@@ -1,9 +1,13 @@
 # What this module does: tests mailmagic/protocol/smtp.py without sockets: reply framing (single,
 # multi-line, bare, LF-only, split at every byte, pipelined), the seed telnet walkthroughs step by
 # step, every entry of TRANSITIONS, warnings and expected(), the refusals (CR/LF, line limits,
-# CLOSED), DATA mode and dot-stuffing, AUTH and STARTTLS, EOF and server errors, and a hypothesis
-# property: any server bytes either parse or raise RemoteProtocolError, with bounded buffering.
+# CLOSED), DATA mode and dot-stuffing (the bytes built before the state changes, checked with
+# Ctrl-C at every point), AUTH and STARTTLS, EOF and server errors, and a hypothesis property: any
+# server bytes either parse or raise RemoteProtocolError, with bounded buffering.
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -27,8 +31,10 @@ from mailmagic.protocol.smtp import (
     SmtpState,
 )
 from tests.protocol import streams
+from tests.protocol.interrupts import PACKAGE, Interrupter, every_point
 
 S = SmtpState
+PROTOCOL = (str(PACKAGE / "protocol"),)
 
 # --- replies, named ----------------------------------------------------------------------------
 
@@ -687,6 +693,43 @@ def test_send_message_refuses_an_over_long_line() -> None:
     with pytest.raises(LocalProtocolError, match=r"line 2 of the message.*1000-octet"):
         conn.send_message(b"ok\n" + b"x" * 999 + b"\n")
     assert conn.pending == ()
+
+
+def _after_interrupts(send: Callable[[SmtpConnection], bytes], state: SmtpState) -> list[bool]:
+    """Interrupt ``send`` at every point in turn; for each, whether the connection had changed
+    (``pending``, ``mode``) by the time the interrupt came."""
+    changed: list[bool] = []
+
+    def attempt(n: int) -> bool:
+        conn = connection_in(state, S250_EHLO_POSTFIX)
+        before = (conn.pending, conn.mode)
+        with Interrupter(n, PROTOCOL) as interrupter, contextlib.suppress(KeyboardInterrupt):
+            send(conn)
+        changed.append((conn.pending, conn.mode) != before)
+        return interrupter.fired
+
+    every_point(attempt)
+    return changed[:-1]  # the last attempt ran to the end
+
+
+@pytest.mark.parametrize(
+    ("send", "state"),
+    [
+        (lambda conn: conn.send_message(b"Subject: t\n\n" + b".line\n" * 40), S.DATA),
+        (lambda conn: conn.send_chunk(b"Subject: t\r\n\r\nbody\r\n", last=True), S.RCPT),
+        (lambda conn: conn.send("RCPT TO:<b@x.test>"), S.RCPT),
+    ],
+    ids=["send_message", "send_chunk", "send"],
+)
+def test_the_bytes_are_built_before_the_state_changes(
+    send: Callable[[SmtpConnection], bytes], state: SmtpState
+) -> None:
+    # Ctrl-C while a 30 MB message is dot-stuffed must not leave "." awaiting a reply for bytes
+    # that were never made: the state changes only at the very end, after the bytes exist.
+    changed = _after_interrupts(send, state)
+    first = changed.index(True) if True in changed else len(changed)
+    assert all(changed[first:]), "the state changed back and forth"
+    assert first > 20 and len(changed) - first <= 10  # only the few points that record it
 
 
 def test_a_rejected_message_still_ends_the_transaction() -> None:

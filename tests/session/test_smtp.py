@@ -1,18 +1,22 @@
 # What this module does: tests of live SMTP sessions (mailmagic/session/smtp.py) against the lab
 # server: raw lines as typed, DATA text, STARTTLS (raw and at open) and implicit TLS verified
 # against the lab CA, AUTH helpers with the secrets masked in the transcript, and sending a proper
-# message with dot-stuffing.
+# message with dot-stuffing, and Ctrl-C at every point of a send (one or many messages) leaving
+# the session broken or as it was, never open halfway through.
 from __future__ import annotations
 
+import contextlib
 import email
 import ssl
+from collections.abc import Callable
 
 import pytest
 
 from mailmagic.lab import LabServer
-from mailmagic.protocol.smtp import SmtpState
+from mailmagic.protocol.smtp import Reply, SmtpState
 from mailmagic.session.base import SessionClosed, Settings
 from mailmagic.session.smtp import SmtpSession, build_message
+from tests.protocol.interrupts import Interrupter, every_point
 
 S220_READY = 220
 S235_AUTH_OK = 235
@@ -153,3 +157,52 @@ def test_ssl_module_default_context_is_not_weakened() -> None:
 
     context = tls_context()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+# --- Ctrl-C at every point of a send --------------------------------------------------------------
+
+SWEEP = b"Subject: sweep\r\n\r\n.a dotted line\r\nbody\r\n"
+
+
+def _send_interrupted_at(lab: LabServer, n: int, send: Callable[[SmtpSession], Reply]) -> bool:
+    """Send with Ctrl-C at point ``n``; check the session is broken or as it was (in step: NOOP
+    gets its own reply). False when the send ran to the end without an interrupt."""
+    s = session(lab)
+    s.connect()
+    s.command("EHLO sweeper")
+    finals: list[Reply] = []
+    with Interrupter(n) as interrupter, contextlib.suppress(KeyboardInterrupt):
+        finals.append(send(s))
+    if not interrupter.fired:
+        assert finals[0].code == S250_OK
+        return False
+    if s.status == "open":  # stopped before anything was sent
+        assert s.conn.pending == () and s.conn.state is SmtpState.READY
+        noop = s.command("NOOP")
+        assert noop is not None and noop.code == S250_OK and noop.command == "NOOP"
+    else:
+        assert s.status == "broken" and s.reason.startswith("interrupted while")
+        with pytest.raises(SessionClosed, match=r"is broken \(interrupted while .*reconnect"):
+            s.command("NOOP")
+    s.close()
+    return True
+
+
+def _one_message(s: SmtpSession) -> Reply:
+    return s.send_message("a@lab.test", ["alice@lab.test", "bob@lab.test"], SWEEP)[-1][1]
+
+
+def _two_messages(s: SmtpSession) -> Reply:
+    return s.send_many([("a@lab.test", ["alice@lab.test"], SWEEP)] * 2)[-1]
+
+
+@pytest.mark.parametrize(
+    ("send", "step"), [(_one_message, 1), (_two_messages, 2)], ids=["send_message", "send_many"]
+)
+def test_ctrl_c_at_any_point_of_a_send_leaves_the_session_broken_or_as_it_was(
+    lab: LabServer, send: Callable[[SmtpSession], Reply], step: int
+) -> None:
+    # Every point of the path in session/ and protocol/ in turn (every other one for two
+    # messages), not a timer racing the code: the commands, the dot-stuffing, the transcript,
+    # the socket calls and the replies.
+    assert every_point(lambda n: _send_interrupted_at(lab, n, send), step=step) > 300
