@@ -7,8 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from mailmagic.lab import LabConfig, LabServer
+
+# Tests assert behaviour, never speed: no property test fails because a loaded machine ran one
+# example slowly (Hypothesis' default deadline is 200 ms an example).
+settings.register_profile("mailmagic", deadline=None)
+settings.load_profile("mailmagic")
 
 
 @pytest.fixture

@@ -770,7 +770,7 @@ def test_idle_timeout_closes_without_update(start_pop3: Callable[..., Pop3Lab]) 
     assert wire.ask("DELE 1").startswith(OK)
     started = time.monotonic()
     assert wire.at_eof()
-    assert 0.4 < time.monotonic() - started < 5
+    assert 0.4 < time.monotonic() - started < 30  # the idle timer, not the wire's timeout
     server.wait_unlocked()
     assert len(server.store.messages("alice")) == 1
 

@@ -373,7 +373,7 @@ def test_drop_fault_closes_after_the_reply(lab: LabServer, wire: Wire) -> None:
 def test_idle_client_is_disconnected(lab_factory: Callable[..., LabServer]) -> None:
     lab = lab_factory(smtp_idle_timeout=0.3)
     w = Wire(lab.endpoints.host, lab.endpoints.smtp)  # type: ignore[arg-type]
-    time.sleep(0.6)
+    # readline waits for the idle timer, however late a loaded machine fires it
     assert w.file.readline() == b"421 4.4.2 mail.lab.test Error: timeout exceeded\r\n"
     assert w.file.readline() == b""
     w.close()

@@ -39,19 +39,21 @@ def test_a_server_that_never_answers_breaks_the_session_within_the_timeout() -> 
         started = time.monotonic()
         with pytest.raises(SessionBroken, match=r"nothing arrived for 0.5 s"):
             session.connect()
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 15  # the timeout, not the server's 30 s, ended it
     assert session.status == "broken"
 
 
 def test_the_timeout_counts_from_the_last_octet_so_a_long_reply_is_not_cut() -> None:
-    trickle: list[Step] = [("sleep", 0.25), ("send", b"a line of the message\r\n")] * 8
+    # 8 x 0.4 s: the reply takes longer than the 2 s timeout, and no gap comes near it, even with
+    # a loaded machine waking the server late.
+    trickle: list[Step] = [("sleep", 0.4), ("send", b"a line of the message\r\n")] * 8
     script = [("send", b"+OK ready\r\n"), ("readline", None), ("send", b"+OK 200 octets\r\n")]
     with fake_server(*script, *trickle, ("send", b".\r\n")) as port:
-        session = Pop3Session("t", Settings("127.0.0.1", port, timeout=1.0))
+        session = Pop3Session("t", Settings("127.0.0.1", port, timeout=2.0))
         session.connect()
         started = time.monotonic()
         reply = session.command("RETR 1")
-        assert time.monotonic() - started > 1.5  # longer than the timeout, and not cut
+        assert time.monotonic() - started > 3.0  # longer than the timeout, and not cut
         assert reply is not None and reply.lines == ("a line of the message",) * 8
         assert session.is_open
 
@@ -68,18 +70,16 @@ def test_a_reply_cut_in_the_middle_closes_the_session_and_says_so() -> None:
     assert "closed the connection" in session.reason
 
 
-def test_a_ten_megabyte_line_fails_fast_with_bounded_memory() -> None:
+def test_a_ten_megabyte_line_fails_on_the_line_limit_with_bounded_memory() -> None:
     with fake_server(("send", big_line(10))) as port:
         session = smtp(port, timeout=10)
         tracemalloc.start()
-        started = time.monotonic()
         try:
-            with pytest.raises(SessionBroken, match="broke the protocol"):
+            with pytest.raises(SessionBroken, match="broke the protocol"):  # not the timeout
                 session.connect()
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        assert time.monotonic() - started < 5
     assert peak < 4 * 1024 * 1024
     assert session.status == "broken"
 
@@ -255,7 +255,9 @@ def test_refresh_records_an_unsolicited_421(lab_factory: Callable[..., LabServer
     lab = lab_factory(smtp_idle_timeout=0.3)
     session = smtp(lab.endpoints.smtp, timeout=5)  # type: ignore[arg-type]
     session.connect()
-    time.sleep(0.8)
-    session.refresh()
+    deadline = time.monotonic() + 10  # the server's idle timer fires after 0.3 s, or later
+    while session.status == "open" and time.monotonic() < deadline:
+        session.refresh()
+        time.sleep(0.02)
     assert session.status == "closed"
     assert "421 4.4.2" in session.transcript.text()
