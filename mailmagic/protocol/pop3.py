@@ -298,7 +298,8 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         return "sasl" if self._sasl_pending else "command"
 
     def expected(self) -> tuple[str, ...]:
-        """The verbs that make sense now (by the table, the greeting, USER and CAPA)."""
+        """The verbs that make sense now (by the table, the greeting, USER and CAPA; before CAPA,
+        RFC 1939's commands only)."""
         if self._state is Pop3State.CLOSED or self._greeting_pending() or self.mode == "sasl":
             return ()
         return tuple(v for v in verbs_of(TRANSITIONS[self._projected()]) if self._offered(v))
@@ -558,8 +559,14 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
             return False
         if verb == "APOP" and self._greeting_timestamp is None:
             return False
-        needed = POP3_COMMANDS[verb].extension if verb in POP3_COMMANDS else None
-        return not self.capabilities or needed is None or needed in self.capabilities
+        info = POP3_COMMANDS.get(verb)
+        if info is None or info.extension is None:
+            return True
+        if self.capabilities:
+            return info.extension in self.capabilities
+        # Before CAPA (RFC 2449 section 5), RFC 1939's own optional commands (USER, TOP, UIDL)
+        # are worth a try; later extensions (STLS, AUTH, UTF8, LANG) wait until advertised.
+        return info.ref.startswith("RFC 1939")
 
 
 def _unstuffed(data: bytes, start: int, end: int) -> bytes:

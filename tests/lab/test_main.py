@@ -6,7 +6,6 @@
 # new/.
 from __future__ import annotations
 
-import json
 import poplib
 import signal
 import smtplib
@@ -15,42 +14,21 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mailmagic.lab.__main__ import main
-
-
-class Cli:
-    """`python -m mailmagic.lab --json ...` running in the background."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mailmagic.lab", "--json", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line, self.proc.stderr.read().decode() if self.proc.stderr else ""
-        self.info: dict[str, Any] = json.loads(line)
-
-    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, bytes]:
-        self.proc.send_signal(signum)
-        out, _ = self.proc.communicate(timeout=20)
-        return self.proc.returncode, out
+from tests.lab.process import LabProcess
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Iterator[Cli]:
-    server = Cli("--maildir", str(tmp_path / "store"))
+def cli(tmp_path: Path) -> Iterator[LabProcess]:
+    server = LabProcess("--maildir", str(tmp_path / "store"))
     yield server
-    if server.proc.poll() is None:
-        server.stop(signal.SIGKILL)
+    server.kill()
 
 
-def test_json_line_gives_every_endpoint(cli: Cli, tmp_path: Path) -> None:
+def test_json_line_gives_every_endpoint(cli: LabProcess, tmp_path: Path) -> None:
     info = cli.info
     assert info["host"] == "127.0.0.1"
     assert info["maildir"] == str(tmp_path / "store")
@@ -62,8 +40,8 @@ def test_json_line_gives_every_endpoint(cli: Cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signals_stop_it_cleanly_with_nothing_more_printed(cli: Cli, signum: int) -> None:
-    code, rest = cli.stop(signum)
+def test_signals_stop_it_cleanly_with_nothing_more_printed(cli: LabProcess, signum: int) -> None:
+    code, rest, _ = cli.stop(signum)
     assert (code, rest) == (0, b"")
 
 
@@ -71,7 +49,7 @@ def test_users_aliases_domain_and_fixed_port(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = Cli(
+    server = LabProcess(
         "--smtp-port",
         str(port),
         "--domain",
@@ -160,7 +138,7 @@ def _send_whole(port: int, subject: str) -> None:
 
 def test_sigkill_mid_data_and_after_250_loses_nothing_accepted(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    server = Cli("--maildir", str(store))
+    server = LabProcess("--maildir", str(store))
     port = server.info["smtp_port"]
     for n in range(3):
         _send_whole(port, f"accepted {n}")
@@ -168,7 +146,7 @@ def test_sigkill_mid_data_and_after_250_loses_nothing_accepted(tmp_path: Path) -
     half.sendall(b"Subject: never finished\r\n\r\nfirst half of the body\r\n")
     server.stop(signal.SIGKILL)
     half.close()
-    server = Cli("--maildir", str(store))
+    server = LabProcess("--maildir", str(store))
     try:
         _send_whole(server.info["smtp_port"], "accepted 3")
         last = _smtp_until_data(server.info["smtp_port"])

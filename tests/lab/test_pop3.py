@@ -37,7 +37,7 @@ from mailmagic.lab.pop3 import MAX_COMMAND_LINE, Pop3Context, serve_pop3
 from mailmagic.lab.store import MailboxInUse, MailStore
 
 if TYPE_CHECKING:
-    from tests.lab.conftest import LabProcess
+    from tests.lab.process import LabProcess
 
 T = TypeVar("T")
 HOST = "127.0.0.1"
@@ -639,7 +639,7 @@ def test_an_endless_line_keeps_the_server_process_small_and_others_served(
     wire.login()  # in step
     wire.close()
     assert lab_process.memory_kib() - peak_before < MEMORY_BUDGET_KIB
-    assert b"Traceback" not in lab_process.stop()
+    assert b"Traceback" not in lab_process.stop()[2]
 
 
 def test_pipelined_commands_in_one_send_are_answered_in_order(lab: Pop3Lab) -> None:

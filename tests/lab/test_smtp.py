@@ -23,7 +23,7 @@ from mailmagic.lab.smtp import INTERNAL_ERROR, TLS_ACTIVE, with_enhanced_code
 from mailmagic.lab.store import OUTBOX
 
 if TYPE_CHECKING:
-    from tests.lab.conftest import LabProcess
+    from tests.lab.process import LabProcess
 
 S214_HELP = 214
 S220_READY = 220
@@ -430,7 +430,7 @@ def test_an_endless_line_keeps_memory_bounded_and_other_sessions_served(
     assert wire.ask("NOOP") == ["250 2.0.0 OK"]  # the session is in step
     wire.close()
     assert lab_process.memory_kib() - peak_before < MEMORY_BUDGET_KIB
-    assert b"Traceback" not in lab_process.stop()
+    assert b"Traceback" not in lab_process.stop()[2]
 
 
 # --- a refused command changes nothing, and says what was wrong ---------------------------------
