@@ -2,21 +2,39 @@
 # a session, hand the result to a display view. `%smtp` / `%%smtp` and `%pop3` / `%%pop3` send raw
 # protocol lines exactly as typed (unknown verbs too: the server's 500 is the lesson) and keep the
 # session open from cell to cell; a few lower-case words that are no protocol's verb (open, close,
-# reconnect, sessions, use, status, transcript, login, sendmail) control sessions, and `--` before
-# a line forces it raw. `%maillab` starts, stops and shows the embedded lab server, the default
-# target of `open`. A session opened on the lab remembers which listener it uses (smtp, submission,
-# pop3s...), and `reconnect` goes to that listener of the lab running now and trusts its CA, so
-# sessions follow a restarted lab server to its new ports. Settings are traitlets
-# (`%config SMTPMagic.timeout = 10`); misuse raises UsageError with one line saying what to do.
+# reconnect, sessions, use, status, transcript, login, sendmail, bulk, mailbox, fetch) control
+# sessions, and `--` before a line forces it raw. Inside DATA, a line that looks like an SMTP
+# command is still sent as message text, with a note that says so. `%maillab` starts, stops and
+# shows the embedded lab server, the default target of `open`; `start` says when it reuses a
+# running one, and `start --fresh` replaces it with one on an empty store. A session opened on
+# the lab remembers which listener it uses (smtp, submission, pop3s...), and `reconnect` (and the
+# Reconnect button of a mailbox table, handed the same path) goes to that listener of the lab
+# running now and trusts its CA, so sessions follow a restarted lab server to its new ports; the
+# lab's implicit-TLS listeners (smtps, pop3s) are opened with TLS even without --tls. `%pop3
+# fetch` and `%smtp bulk` show a progress bar that says when they finished (or stopped). Settings
+# are traitlets (`%config SMTPMagic.timeout = 10`); misuse raises UsageError with one line saying
+# what to do.
+#
+# Comments: outside message text, an unquoted `#` that stands alone as a word (at the start of a
+# line or after a space, and before a space or the end) starts a comment that runs to the end of
+# the line and is never sent (so `%pop3 PASS  # note` sends no note as the password, while
+# `--subject "Issue #5"` and `Issue #5` keep their `#5`). Message text after DATA is sent
+# exactly as typed, `#` included, and so is a raw line after `--`. `--help` (or `-h`) alone
+# prints the control words, generated from `_WORDS`, which also gives the `%smtp?` / `%pop3?`
+# docstrings.
 from __future__ import annotations
 
 import argparse
 import atexit
 import getpass
+import inspect
+import mimetypes
 import shlex
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, ClassVar, NoReturn, TypeVar, cast
 
 from IPython.core import magic as _magic
@@ -36,7 +54,7 @@ from mailmagic.display.trust import unverified
 from mailmagic.lab import LabConfig, LabServer
 from mailmagic.protocol.errors import LocalProtocolError
 from mailmagic.protocol.expect import check_pattern, matches
-from mailmagic.session.base import Session, SessionError, Settings, TlsMode
+from mailmagic.session.base import Session, SessionBroken, SessionError, Settings, TlsMode
 from mailmagic.session.fetch import fetch
 from mailmagic.session.pop3 import Pop3Session
 from mailmagic.session.registry import Registry
@@ -68,6 +86,92 @@ CONTROL_WORDS = frozenset(
 _VALUE_OPTIONS = {"expect", "session", "timeout"}
 _FLAG_OPTIONS = {"continue"}
 DEFAULT_NAME = "default"
+_HELP_WORDS = frozenset({"--help", "-h"})
+_IMPLICIT_TLS_LISTENERS = frozenset({"smtps", "pop3s"})
+_IMPLICIT_TLS_PORTS = {465: "SMTP", 995: "POP3"}  # RFC 8314 3.3: submissions, pop3s
+# SMTP verbs that, typed inside message text, probably meant to be commands (see _text_note).
+_SMTP_VERBS_ALONE = frozenset({"QUIT", "RSET", "NOOP", "DATA", "STARTTLS"})
+_SMTP_VERBS_WITH_ARG = frozenset({"HELO", "EHLO", "VRFY", "EXPN", "AUTH", "HELP"})
+_SMTP_PREFIXES = ("MAIL FROM:", "RCPT TO:")
+TEXT_NOTE = (
+    "this is message text, sent as typed; end the message with a line holding '.' "
+    "(then send {verb} as a command)"
+)
+
+# Each control word once: (usage, summary), per protocol. `--help` and the magics' docstrings
+# are generated from this table.
+_COMMON_WORDS: dict[str, tuple[str, str]] = {
+    "open": (
+        "open [HOST|lab] [PORT|listener] [--name N] [--tls|--starttls] [--timeout S] "
+        "[--cafile F] [--insecure]",
+        "connect (no host: the lab server; its smtps/pop3s listeners use TLS by themselves)",
+    ),
+    "close": ("close [NAME | --all]", "drop a session without QUIT (the current one by default)"),
+    "reconnect": ("reconnect [NAME]", "connect again with the same settings"),
+    "sessions": ("sessions", "list the named sessions; * marks the current one"),
+    "use": ("use NAME", "make NAME the current session"),
+    "status": (
+        "status [NAME] [--live]",
+        "state, next commands, TLS, the last lines (--live: a panel that follows the session)",
+    ),
+    "transcript": ("transcript [NAME]", "every line sent and received, secrets masked"),
+}
+_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "smtp": {
+        **_COMMON_WORDS,
+        "login": ("login USER [--mechanism PLAIN|LOGIN] [--password-env VAR]", "AUTH"),
+        "sendmail": (
+            "%%smtp sendmail --from A --to B [--to C] [--cc D] [--subject S] [--attach FILE]...",
+            "MAIL, RCPT, DATA and a well-formed message; the cell is its body",
+        ),
+        "bulk": (
+            "bulk --count N --from A --to B [--size OCTETS]",
+            "send N generated messages (pipelined when the server allows)",
+        ),
+    },
+    "pop3": {
+        **_COMMON_WORDS,
+        "login": ("login USER [--apop | --sasl] [--password-env VAR]", "USER/PASS, APOP or AUTH"),
+        "mailbox": ("mailbox [NAME]", "LIST and UIDL, then the mailbox table"),
+        "fetch": (
+            "fetch --to PATH [--format maildir|mbox] [--numbers 1-100] [--uid U]",
+            "fetch the maildrop to disk, pipelined and resumable",
+        ),
+    },
+}
+_LINE_RULES = """\
+Any other line is sent to the server exactly as typed (unknown verbs too), e.g. %{p} NOOP;
+a %%{p} cell sends each line in turn and stops at the first failure unless --continue.
+Before a line: --expect PATTERN, --session NAME, --timeout S; -- LINE forces a raw line.
+Comments: outside message text, an unquoted # standing alone as a word (a space or the line's
+start before it, a space or the line's end after it) starts a comment to the end of the line,
+which is not sent. Message text after DATA is sent as typed,
+and so is a raw line after --."""
+
+
+def usage(protocol: str) -> str:
+    """The help of ``%smtp`` / ``%pop3``: every control word, then the rules for raw lines."""
+    words = _WORDS[protocol]
+    width = max(len(word) for word in words)
+    lines = [f"%{protocol} control words:"]
+    for word, (use, summary) in words.items():
+        call = use if use.startswith("%") else f"%{protocol} {use}"
+        lines += [f"  {word:<{width}}  {summary}", f"  {'':<{width}}  {call}"]
+    return "\n".join([*lines, "", _LINE_RULES.replace("{p}", protocol)])
+
+
+def strip_comment(line: str, quotes: str = '"') -> str:
+    """``line`` without its comment: from an unquoted ``#`` that stands alone as a word to the
+    end (see the module comment). ``quotes`` are the characters that quote."""
+    quote = ""
+    for i, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in quotes:
+            quote = char
+        elif char == "#" and line[i - 1 : i].strip() == line[i + 1 : i + 2].strip() == "":
+            return line[:i].rstrip()
+    return line
 
 
 class ExpectFailed(AssertionError):
@@ -202,20 +306,33 @@ class _ProtocolMagics(Magics):
             raise UsageError(str(error)) from None
 
     def _run(self, line: str, cell: str | None) -> Any:
+        if line.strip() in _HELP_WORDS:
+            print(usage(self.protocol.lower()))
+            return None
         options, rest = split_options(line)
+        raw = "raw" in options
         word, _, args = rest.strip().partition(" ")
-        if word.lower() in CONTROL_WORDS and "raw" not in options:
+        if word.lower() in CONTROL_WORDS and not raw:
+            args = strip_comment(args, "\"'")
             return self._checked(self._control(word.lower(), args, cell), options)
         if cell is not None:
-            if rest.strip():
+            if (rest if raw else strip_comment(rest)).strip():
                 raise UsageError(
                     f"%%{self.protocol.lower()} takes options on its first line and protocol "
                     "lines in the cell; put the line in the cell"
                 )
             return self._cell(cell, options)
-        if not rest.strip() and "raw" not in options:  # `%smtp --` sends an empty line
-            return SessionView(self._refreshed(self.registry.get()))
-        return self._raw(rest, options)
+        session = self._session(options.get("session"))
+        if not raw and not _in_text(session):
+            rest = strip_comment(rest)  # message text is sent as typed, # included
+        if not rest.strip() and not raw:  # `%smtp --` sends an empty line
+            return SessionView(self._refreshed(session))
+        return self._raw(session, rest, options)
+
+    def _session(self, name: str | None = None) -> Any:
+        """The named session or the current one; if none, the registry's NoSession (a
+        SessionError, shown by ``run`` as a UsageError) says to open one."""
+        return self.registry.get(name)
 
     def _checked(self, result: Any, options: dict[str, str]) -> Any:
         """Apply ``--expect`` to what a control word returned (open, reconnect, login...)."""
@@ -232,9 +349,8 @@ class _ProtocolMagics(Magics):
         return result
 
     # -- raw lines -------------------------------------------------------------------------
-    def _raw(self, line: str, options: dict[str, str]) -> ReplyView:
+    def _raw(self, session: Session[Any, Any], line: str, options: dict[str, str]) -> ReplyView:
         pattern = check_pattern(options["expect"]) if "expect" in options else None
-        session = self.registry.get(options.get("session"))
         view = self._send(session, line, _timeout(options))
         if pattern is not None:
             self._check(view, pattern)
@@ -243,6 +359,7 @@ class _ProtocolMagics(Magics):
     def _send(self, session: Session[Any, Any], line: str, timeout: float | None) -> ReplyView:
         line = self._complete_secret(session, line)
         warning = session.conn.warning(line) if session.is_open else None
+        warning = self._text_note(session, line) or warning
         shown = session.conn.mask(line)
         reply = session.command(line, timeout=timeout or self.timeout)
         return self._view(reply, shown, session, warning)
@@ -254,6 +371,10 @@ class _ProtocolMagics(Magics):
 
     def _complete_secret(self, session: Session[Any, Any], line: str) -> str:
         return line
+
+    def _text_note(self, session: Session[Any, Any], line: str) -> str | None:
+        """A note for a line of message text that looks like a command (SMTP only)."""
+        return None
 
     def _check(self, view: ReplyView, pattern: str) -> None:
         reply = view.reply
@@ -269,7 +390,7 @@ class _ProtocolMagics(Magics):
     # -- cells -----------------------------------------------------------------------------
     def _cell(self, cell: str, options: dict[str, str]) -> CellView:
         pattern = check_pattern(options["expect"]) if "expect" in options else None
-        session = self.registry.get(options.get("session"))
+        session = self._session(options.get("session"))
         go_on = "continue" in options or self.continue_on_error
         views: list[ReplyView] = []
         stopped = None
@@ -298,12 +419,19 @@ class _ProtocolMagics(Magics):
             "reconnect": self._reconnect,
             "sessions": lambda _: self._sessions(),
             "use": lambda a: SessionView(self.registry.use(self._one_name(a, "use"))),
-            "status": lambda a: SessionView(self._refreshed(self.registry.get(a.strip() or None))),
+            "status": self._status,
             "transcript": self._transcript,
         }
         if word in handlers:
             return handlers[word](args)
         return self._helper(word, args, cell)
+
+    def _status(self, args: str) -> SessionView:
+        p = self._parser("status", "status [NAME] [--live]")
+        p.add_argument("name", nargs="?")
+        p.add_argument("--live", action="store_true", help="a panel that follows the session")
+        ns = p.parse_args(shlex.split(args))
+        return SessionView(self._refreshed(self._session(ns.name)), live=ns.live)
 
     def _sessions(self) -> SessionsView:
         for session in self.registry:
@@ -343,19 +471,31 @@ class _ProtocolMagics(Magics):
         listener = ns.port or self.lab_listeners[_kind(settings.tls)]
         if settings.lab:
             self.context.lab_listener[session] = self._listener_name(str(listener))
-        greeting = session.connect()
+        try:
+            greeting = session.connect()
+        except SessionBroken as error:
+            raise UsageError(f"{error}{_tls_hint(settings)}") from None
         target = f"lab {listener}" if settings.lab else f"{ns.host} {settings.port}"
         return replace(self._view(greeting, f"open {target}", session), panel=True)
 
     def _settings(self, ns: argparse.Namespace) -> Settings:
-        mode: TlsMode = ns.mode or "plain"
-        common = {"tls": mode, "timeout": ns.timeout or self.timeout, "insecure": ns.insecure}
         if ns.host != "lab":
+            mode: TlsMode = ns.mode or "plain"
             port = _port(ns.port) if ns.port else self.ports[_kind(mode)]
-            return Settings(ns.host, port, cafile=ns.cafile, local_name=self.local_name, **common)
-        listener = str(ns.port or self.lab_listeners[_kind(mode)])
+            return self._made(ns, mode, ns.host, port, ns.cafile)
+        listener = str(ns.port or self.lab_listeners[_kind(ns.mode or "plain")])
         host, port, ca = self._lab_endpoint(listener, "open it (or give a host)")
-        return Settings(host, port, cafile=ca, local_name=self.local_name, lab=True, **common)
+        implicit = self._listener_name(listener) in _IMPLICIT_TLS_LISTENERS
+        return self._made(ns, ns.mode or ("implicit" if implicit else "plain"), host, port, ca)
+
+    def _made(
+        self, ns: argparse.Namespace, mode: TlsMode, host: str, port: int, cafile: str | None
+    ) -> Settings:
+        timeout, lab = ns.timeout or self.timeout, ns.host == "lab"
+        return Settings(
+            host, port, tls=mode, timeout=timeout, insecure=ns.insecure, cafile=cafile,
+            local_name=self.local_name, lab=lab,
+        )  # fmt: skip
 
     def _lab_endpoint(self, listener: str, then: str) -> tuple[str, int, str]:
         """Host, port and CA file of ``listener`` (a name or a port) of the lab running now."""
@@ -373,18 +513,39 @@ class _ProtocolMagics(Magics):
         return next((n for n in _LAB_LISTENERS if getattr(endpoints, n) == port), listener)
 
     def _close(self, args: str) -> SessionsView:
+        """Close one session (or all), say which, and list those still open."""
         names = shlex.split(args)
         if names == ["--all"]:
+            closed = [s.name for s in self.registry]
             self.registry.close_all()
         else:
-            self.registry.close(names[0] if names else None)
+            closed = [self.registry.close(self._session(names[0] if names else None).name).name]
+        if closed:
+            print(f"closed {self.protocol} session {', '.join(map(repr, closed))}")
         return SessionsView(self.protocol, list(self.registry), self.registry.current_name)
 
     def _reconnect(self, args: str) -> ReplyView:
-        session = self.registry.get(args.strip() or None)
+        session = self._session(args.strip() or None)
+        return replace(self._view(self._reconnected(session), "reconnect", session), panel=True)
+
+    def _reconnected(self, session: Session[Any, Any]) -> Any:
+        """Connect ``session`` again and return the greeting; a lab session first follows the
+        lab running now (its listener's new port and CA)."""
         if session.settings.lab:
             self._follow_lab(session)
-        return replace(self._view(session.reconnect(), "reconnect", session), panel=True)
+        return session.reconnect()
+
+    def _reconnector(self, session: Session[Any, Any]) -> Callable[[], Any]:
+        """What a view's Reconnect button calls: the path of ``reconnect``, with a lab server
+        that is not running reported as the SessionError a view shows."""
+
+        def reconnect() -> Any:
+            try:
+                return self._reconnected(session)
+            except UsageError as error:
+                raise SessionError(str(error)) from None
+
+        return reconnect
 
     def _follow_lab(self, session: Session[Any, Any]) -> None:
         """Point a lab session at its listener on the lab running now (new ports and CA after
@@ -395,7 +556,7 @@ class _ProtocolMagics(Magics):
         session.settings = replace(session.settings, host=host, port=port, cafile=ca)
 
     def _transcript(self, args: str) -> TranscriptView:
-        session = self.registry.get(args.strip() or None)
+        session = self._session(args.strip() or None)
         return TranscriptView(session.name, session.transcript, unverified(session))
 
     # -- passwords -------------------------------------------------------------------------
@@ -419,6 +580,17 @@ def _kind(mode: TlsMode) -> str:
     return "implicit" if mode == "implicit" else "plain"
 
 
+def _tls_hint(settings: Settings) -> str:
+    """What is probably wrong when a plain connection gets no greeting: the port speaks implicit
+    TLS, as 465 (submissions) and 995 (pop3s) do (RFC 8314 3.3)."""
+    if settings.tls != "plain":
+        return ""
+    usual = _IMPLICIT_TLS_PORTS.get(settings.port)
+    if usual is not None:
+        return f". Port {settings.port} is usually {usual} over implicit TLS: try --tls"
+    return f". If port {settings.port} expects TLS from the first octet (465, 995 do), try --tls"
+
+
 def _number_range(text: str) -> range:
     first, _, last = text.partition("-")
     if not first.isdigit() or (last and not last.isdigit()):
@@ -437,10 +609,13 @@ def _in_text(session: Session[Any, Any]) -> bool:
 
 
 def _cell_lines(cell: str, in_text: Callable[[], bool]) -> Iterable[str]:
-    """The lines of a cell to send: blank and # lines are skipped except as message text."""
+    """The lines of a cell to send: outside message text, comments are cut off and blank lines
+    skipped; message text is sent as typed."""
     for raw in cell.splitlines():
-        if in_text() or (raw.strip() and not raw.lstrip().startswith("#")):
+        if in_text():
             yield raw
+        elif strip_comment(raw).strip():
+            yield strip_comment(raw)
 
 
 @magics_class
@@ -460,9 +635,14 @@ class SMTPMagic(_ProtocolMagics):
 
     @line_cell_magic
     def smtp(self, line: str, cell: str | None = None) -> Any:
-        """Send SMTP lines, or control sessions: open, close, reconnect, sessions, use, status,
-        transcript, login USER, sendmail --from A --to B [--subject S] (cell: the body)."""
+        """Replaced below by the help generated from _WORDS (``usage("smtp")``)."""
         return self.run(line, cell)
+
+    def _text_note(self, session: Session[Any, Any], line: str) -> str | None:
+        """Inside DATA, a line that looks like a command is still message text: say so, since
+        a forgotten "." would otherwise put `QUIT` into the message silently."""
+        verb = _command_like(line) if _in_text(session) else None
+        return TEXT_NOTE.format(verb=verb) if verb else None
 
     def _helper(self, word: str, args: str, cell: str | None) -> Any:
         if word == "login":
@@ -481,12 +661,14 @@ class SMTPMagic(_ProtocolMagics):
         p.add_argument("--to", action="append", required=True)
         p.add_argument("--size", type=int, default=1000)
         ns = p.parse_args(shlex.split(args))
-        session = self.registry.get()
-        bar = ProgressBar("sending")
+        session = self._session()
         finals = []
-        for n, (sender, to, data) in enumerate(generated(ns.sender, ns.to, ns.count, ns.size), 1):
-            finals += session.send_many([(sender, to, data)])
-            bar.update(n, ns.count)
+        with ProgressBar("sending") as bar:
+            messages = generated(ns.sender, ns.to, ns.count, ns.size)
+            for n, (sender, to, data) in enumerate(messages, 1):
+                finals += session.send_many([(sender, to, data)])
+                bar.update(n, ns.count)
+            bar.finish(f"sent {len(finals)}")
         accepted = sum(r.is_positive for r in finals)
         last = [self._view(r, f"message {i}", session) for i, r in enumerate(finals, 1)][-3:]
         return CellView(tuple(last), note=f"{accepted} of {ns.count} messages accepted")
@@ -497,25 +679,57 @@ class SMTPMagic(_ProtocolMagics):
         p.add_argument("--mechanism", default="PLAIN", choices=["PLAIN", "LOGIN", "plain", "login"])
         p.add_argument("--password-env")
         ns = p.parse_args(shlex.split(args))
-        session = self.registry.get()
+        session = self._session()
         secret = self._password(session, ns.user, ns.password_env)
         reply = session.login(ns.user, secret, ns.mechanism)
         return self._view(reply, f"AUTH {ns.mechanism.upper()} (as {ns.user})", session)
 
     def _sendmail(self, args: str, body: str) -> CellView:
-        p = self._parser("sendmail", "sendmail --from A --to B [--to C] [--cc D] [--subject S]")
+        p = _Parser(prog="%%smtp sendmail", usage=_WORDS["smtp"]["sendmail"][0])
         p.add_argument("--from", dest="sender", required=True)
         p.add_argument("--to", action="append", default=[], required=True)
         p.add_argument("--cc", action="append", default=[])
         p.add_argument("--subject", default="")
+        p.add_argument("--attach", action="append", default=[], metavar="FILE")
         ns = p.parse_args(shlex.split(args))
         _one_line_each(
             {"--from": [ns.sender], "--to": ns.to, "--cc": ns.cc, "--subject": [ns.subject]}
         )
-        session = self.registry.get()
+        files = [_readable(name) for name in ns.attach]
+        session = self._session()
         message = build_message(ns.sender, ns.to, ns.subject, body, ns.cc)
+        for path in files:
+            _attach(message, path)
         steps = session.send_message(ns.sender, [*ns.to, *ns.cc], message)
-        return CellView(tuple(self._view(r, c, session) for c, r in steps))
+        note = f"attached: {', '.join(f.name for f in files)}" if files else None
+        return CellView(tuple(self._view(r, c, session) for c, r in steps), note=note)
+
+
+def _readable(name: str) -> Path:
+    """The file ``--attach`` names; a UsageError naming it if it cannot be read."""
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise UsageError(f"%%smtp sendmail: --attach {name}: no such file (nothing was sent)")
+    return path
+
+
+def _attach(message: EmailMessage, path: Path) -> None:
+    """Add ``path`` as an attachment, typed by its name (RFC 2183 disposition, RFC 2231 name)."""
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    maintype, _, subtype = kind.partition("/")
+    data = path.read_bytes()
+    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+
+
+def _command_like(line: str) -> str | None:
+    """The SMTP verb a line of message text looks like ("QUIT", "MAIL FROM:"...), or None."""
+    words = line.split()
+    verb = words[0].upper() if words else ""
+    if verb in _SMTP_VERBS_ALONE and len(words) == 1:
+        return verb
+    if verb in _SMTP_VERBS_WITH_ARG and len(words) <= 2:  # the verb, one argument
+        return verb
+    return next((p for p in _SMTP_PREFIXES if line.upper().startswith(p)), None)
 
 
 def _one_line_each(options: dict[str, list[str]]) -> None:
@@ -548,8 +762,7 @@ class POP3Magic(_ProtocolMagics):
 
     @line_cell_magic
     def pop3(self, line: str, cell: str | None = None) -> Any:
-        """Send POP3 lines, or control sessions: open, close, reconnect, sessions, use, status,
-        transcript, login USER [--apop|--sasl]. ``PASS`` alone asks for the password."""
+        """Replaced below by the help generated from _WORDS (``usage("pop3")``)."""
         return self.run(line, cell)
 
     def _helper(self, word: str, args: str, cell: str | None) -> Any:
@@ -570,31 +783,32 @@ class POP3Magic(_ProtocolMagics):
         p.add_argument("--uid", action="append", dest="uids")
         p.add_argument("--window", type=int, default=32)
         ns = p.parse_args(shlex.split(args))
-        session = self.registry.get()
-        bar = ProgressBar("fetching")
-        result = fetch(
-            session,
-            ns.to,
-            fmt=ns.format,
-            numbers=ns.numbers,
-            uids=ns.uids,
-            window=ns.window,
-            progress=bar.update,
-        )
+        session = self._session()
+        with ProgressBar("fetching") as bar:
+            result = fetch(
+                session,
+                ns.to,
+                fmt=ns.format,
+                numbers=ns.numbers,
+                uids=ns.uids,
+                window=ns.window,
+                progress=bar.update,
+            )
+            bar.finish(f"fetched {len(result) - result.skipped}")
         return FetchView(result, ns.to, insecure=unverified(session))
 
     def _view(
         self, reply: Any, command: str, session: Session[Any, Any], warning: str | None = None
     ) -> ReplyView:
         view = super()._view(reply, command, session, warning)
-        return replace(view, displaylimit=self.displaylimit)
+        return replace(view, displaylimit=self.displaylimit, reconnect=self._reconnector(session))
 
     def _mailbox(self, args: str) -> MailboxView:
         """LIST and UIDL, then the mailbox table (a logged-in session is needed)."""
-        session = self.registry.get(args.strip() or None)
+        session = self._session(args.strip() or None)
         for line in ("LIST", "UIDL"):
             session.command(line)
-        return MailboxView(session, self.displaylimit)
+        return MailboxView(session, self.displaylimit, reconnect=self._reconnector(session))
 
     def _login(self, args: str) -> ReplyView:
         p = self._parser("login", "login USER [--apop|--sasl] [--password-env NAME]")
@@ -604,7 +818,7 @@ class POP3Magic(_ProtocolMagics):
         method.add_argument("--sasl", action="store_const", const="sasl", dest="method")
         p.add_argument("--password-env")
         ns = p.parse_args(shlex.split(args))
-        session = self.registry.get()
+        session = self._session()
         secret = self._password(session, ns.user, ns.password_env)
         reply = session.login(ns.user, secret, ns.method or "user")
         return self._view(reply, f"login {ns.user} ({ns.method or 'USER/PASS'})", session)
@@ -626,6 +840,10 @@ class POP3Magic(_ProtocolMagics):
         return line
 
 
+SMTPMagic.smtp.__doc__ = usage("smtp")
+POP3Magic.pop3.__doc__ = usage("pop3") + "\nPASS alone (or APOP user) fills in the secret."
+
+
 @magics_class
 class LabMagic(Magics):
     """``%maillab``: start, stop and show the embedded lab mail server."""
@@ -636,7 +854,13 @@ class LabMagic(Magics):
 
     @line_magic
     def maillab(self, line: str) -> LabView | None:
-        """%maillab [start [--domain D] [--user NAME:PW]... [--maildir PATH] | stop | status]"""
+        """%maillab [start [--fresh] [--domain D] [--user NAME:PW]... [--maildir PATH] | stop |
+        status]: a running lab server is reused by start (it says so); --fresh replaces it with
+        one on an empty store. `%maillab start --help` lists every option of start."""
+        line = strip_comment(line, "\"'")
+        if line.strip() in _HELP_WORDS:
+            print(inspect.cleandoc(LabMagic.maillab.__doc__ or ""))
+            return None
         try:
             return self._run(line)
         except _Help:
@@ -658,22 +882,52 @@ class LabMagic(Magics):
         raise UsageError(f"%maillab {word}: use start, stop or status")
 
     def _start(self, args: str) -> LabView:
+        """Start the lab server; one already running is reused (said so) or, with ``--fresh``,
+        stopped and replaced by one with an empty store."""
         from mailmagic.lab.__main__ import config_from, parser
 
         ns = _lab_parser(parser()).parse_args(shlex.split(args))
-        if self.context.lab is not None and self.context.lab.running:
-            return LabView(self.context.lab)
+        running = self.context.lab if self.context.lab and self.context.lab.running else None
+        if running is not None and not ns.fresh:
+            return LabView(running, note=REUSED_NOTE.format(n=_message_count(running)))
+        if ns.fresh:
+            _check_empty(ns.maildir)
+        if running is not None:
+            running.stop()
         try:
             config: LabConfig = config_from(ns)
             self.context.lab = LabServer(config)
             self.context.lab.start()
         except (ValueError, OSError) as error:
             raise UsageError(f"the lab server did not start: {error}") from None
-        return LabView(self.context.lab)
+        note = "the lab server that was running is stopped; this one starts empty"
+        return LabView(self.context.lab, note=note if running is not None else "")
+
+
+REUSED_NOTE = (
+    "already running: reused as it is, with the {n} message(s) it holds; "
+    "%maillab start --fresh starts a new one with an empty store"
+)
+
+
+def _message_count(lab: LabServer) -> int:
+    return sum(len(lab.store.messages(user)) for user in lab.config.users)
+
+
+def _check_empty(maildir: Path | None) -> None:
+    """``--fresh`` promises an empty store: refuse a ``--maildir`` that holds anything."""
+    if maildir is not None and Path(maildir).is_dir() and any(Path(maildir).iterdir()):
+        raise UsageError(
+            f"%maillab start --fresh: {maildir} is not empty; give an empty folder "
+            "or leave out --maildir (a new temporary one is made)"
+        )
 
 
 def _lab_parser(base: argparse.ArgumentParser) -> _Parser:
     p = _Parser(prog="%maillab start", parents=[base], add_help=False, conflict_handler="resolve")
+    p.add_argument(
+        "--fresh", action="store_true", help="stop a running lab server; start on an empty store"
+    )
     p.set_defaults(json=False)
     return p
 

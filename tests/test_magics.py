@@ -2,8 +2,12 @@
 # InteractiveShell and the real lab server: sessions kept from call to call, raw lines as typed,
 # cells (DATA included), control words never taken for verbs, --expect, named sessions, secrets
 # never typed nor shown, traitlets settings, UsageError (one line, no traceback) for misuse (CR/LF
-# in sendmail's options too), --insecure said on every display, and lab sessions that follow a
-# restarted lab server.
+# in sendmail's options too), --insecure said on every display, lab sessions (and a mailbox
+# table's Reconnect button) that follow a restarted lab server, and progress bars that say when
+# fetch and bulk finished or stopped. And the traps of issue 11: comments never sent (a password
+# least of all), --help, the lab's implicit-TLS listeners without --tls (and a hint for other
+# hosts), a note on command-like lines inside DATA, %maillab start reusing (said) or --fresh,
+# sendmail --attach, and the wording of close and of "no open session".
 from __future__ import annotations
 
 import getpass
@@ -16,10 +20,14 @@ import pytest
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from mailmagic import load_ipython_extension, unload_ipython_extension
+from mailmagic import load_ipython_extension, magics, unload_ipython_extension
 from mailmagic.display.cell import CellView
+from mailmagic.display.fetch import ProgressBar
+from mailmagic.display.mailbox import MailboxWidget
+from mailmagic.display.message import MessageView, payload_bytes
 from mailmagic.display.reply import ReplyView
-from mailmagic.magics import ExpectFailed, split_options
+from mailmagic.magics import ExpectFailed, _tls_hint, split_options
+from mailmagic.session.base import Settings
 
 S220_READY = 220
 S221_CLOSING = 221
@@ -157,7 +165,7 @@ def test_named_sessions(lab_ip: Shell) -> None:
 
 
 def test_misuse_is_a_one_line_usage_error(lab_ip: Shell) -> None:
-    with pytest.raises(UsageError, match="no SMTP session yet: open one first"):
+    with pytest.raises(UsageError, match="no open SMTP session: %smtp open first"):
         lab_ip.line("smtp", "NOOP")
     lab_ip.line("smtp", "open")
     with pytest.raises(UsageError, match="unknown option --frob"):
@@ -334,6 +342,18 @@ def test_status_sees_a_hang_up_and_expect_needs_a_reply(lab_ip: Shell) -> None:
         lab_ip.line("smtp", "--expect 250 sessions")
 
 
+def test_status_is_a_snapshot_unless_asked_to_be_live(lab_ip: Shell) -> None:
+    opened = lab_ip.line("pop3", "open")
+    status, live = lab_ip.line("pop3", "status"), lab_ip.line("pop3", "status --live")
+    shown = (opened.as_html(), status.as_html())
+    lab_ip.line("pop3", "login alice")
+    assert (opened.as_html(), status.as_html()) == shown and "TRANSACTION" not in shown[1]
+    assert live.live and "this panel follows the session" in live.as_text()
+    assert "TRANSACTION" in lab_ip.line("pop3", "status").as_text()
+    with pytest.raises(UsageError, match="unrecognized arguments"):
+        lab_ip.line("pop3", "status --lively")
+
+
 def test_certificate_errors_name_the_magic_options(lab_ip: Shell) -> None:
     port = lab_ip.line("maillab").endpoints.pop3s
     with pytest.raises(UsageError, match=r"--cafile FILE.*--insecure.*open it again"):
@@ -425,3 +445,219 @@ def test_lab_sessions_follow_a_restarted_lab_server(ip: Shell, tmp_path: Path) -
     assert ip.line("pop3", "reconnect").ok  # over TLS: its certificate checked with the new CA
     settings = ip.line("pop3", "status").session.settings
     assert (settings.port, settings.cafile) == (second.pop3s, str(second.ca_file))
+
+
+def test_the_mailbox_reconnect_button_follows_a_restarted_lab_server(
+    ip: Shell, tmp_path: Path
+) -> None:
+    ip.line("maillab", f"start --maildir {tmp_path / 'first'}")
+    ip.line("smtp", "open")
+    ip.line("smtp", "EHLO me")
+    ip.cell("smtp", "sendmail --from bob@lab.test --to alice@lab.test", "Hi\n")
+    ip.line("pop3", "open --tls")
+    ip.line("pop3", "login alice")
+    table, listing = ip.line("pop3", "mailbox"), ip.line("pop3", "LIST")
+    assert listing.below.reconnect is not None  # a table under a reply gets the same path
+    ip.line("maillab", "stop")
+    ip.line("maillab", f"start --maildir {tmp_path / 'second'}")  # new ports, a new CA
+    second = ip.line("maillab").endpoints
+    box = MailboxWidget(table)
+    assert box.pick is not None and box.pick.value == 1
+    next(b for b in box.actions if b.description == "View").click()  # the old server is gone
+    assert box.reconnect is not None and box.pick is None
+    box.reconnect.click()
+    session = table.session
+    assert session.is_open and "reconnected" in box.output.outputs[0]["data"]["text/html"]
+    settings = session.settings
+    assert (settings.port, settings.cafile) == (second.pop3s, str(second.ca_file))
+
+
+def test_fetch_and_bulk_progress_bars_say_finished_or_stopped(
+    lab_ip: Shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ends: list[tuple[str, str]] = []
+
+    class Recorded(ProgressBar):
+        def finish(self, description: str) -> None:
+            ends.append((self.what, description))
+            super().finish(description)
+
+        def stop(self) -> None:
+            ends.append((self.what, "stopped"))
+            super().stop()
+
+    monkeypatch.setattr(magics, "ProgressBar", Recorded)
+    lab_ip.line("smtp", "open")
+    lab_ip.line("smtp", "EHLO me")
+    lab_ip.line("smtp", "bulk --count 3 --from load@lab.test --to alice@lab.test")
+    lab_ip.line("pop3", "open")
+    lab_ip.line("pop3", "login alice")
+    lab_ip.line("pop3", f"fetch --to {tmp_path / 'archive'}")
+    assert ends == [("sending", "sent 3"), ("fetching", "fetched 3")]
+    ends.clear()
+    (tmp_path / "a-file").write_bytes(b"")
+    with pytest.raises(UsageError):
+        lab_ip.line("pop3", f"fetch --to {tmp_path / 'a-file' / 'archive'}")
+    lab_ip.line("maillab").faults.drop_after("smtp", "DATA")
+    with pytest.raises(UsageError):
+        lab_ip.line("smtp", "bulk --count 3 --from load@lab.test --to alice@lab.test")
+    assert ends == [("fetching", "stopped"), ("sending", "stopped")]
+
+
+# --- fewer traps for students (issue 11) ----------------------------------------------------------
+
+
+def run(shell: InteractiveShell, code: str, capsys: pytest.CaptureFixture[str]) -> tuple[Any, str]:
+    """Run ``code`` as a notebook cell; its result and what it printed (stdout and stderr)."""
+    result = shell.run_cell(code)
+    captured = capsys.readouterr()
+    return result, captured.out + captured.err
+
+
+def test_comments_are_never_sent(lab_ip: Shell, capsys: pytest.CaptureFixture[str]) -> None:
+    shell = lab_ip.shell
+    run(shell, "%pop3 open  # the lab\n%pop3 USER alice   # a comment", capsys)
+    result, _ = run(shell, "r = %pop3 PASS  # no secret here: the lab's user", capsys)
+    assert result.success and shell.user_ns["r"].ok and shell.user_ns["r"].command == "PASS ***"
+    run(shell, "%smtp open\n%smtp HELO me # who I am\n%smtp --expect 250 NOOP  # ok?", capsys)
+    cell = "# a comment line\nMAIL FROM:<me@lab.test>  # sender\nRCPT TO:<bob@lab.test> # to\n"
+    cell += "DATA  # the text follows\n"
+    cell += "Subject: # kept\n\n# kept too\nnot #a note\n.\n"
+    result, printed = run(shell, "%%smtp  # a cell\n" + cell, capsys)
+    assert result.success and "UsageError" not in printed
+    sent = lab_ip.line("smtp", "transcript").as_text() + lab_ip.line("pop3", "transcript").as_text()
+    assert "comment" not in sent and "who I am" not in sent and "no secret" not in sent
+    assert "C: HELO me\n" in sent + "\n" and "C: MAIL FROM:<me@lab.test>\n" in sent
+    assert lab_ip.line("smtp", "-- NOOP # sent as typed").command == "NOOP # sent as typed"
+    assert lab_ip.line("smtp", "NOOP issue #5  # a word with # in it stays").command == (
+        "NOOP issue #5"
+    )
+    lab_ip.line("pop3", "open --name bob")
+    lab_ip.line("pop3", "login bob")
+    body = lab_ip.line("pop3", "RETR 1").body
+    assert body.endswith(b"Subject: # kept\r\n\r\n# kept too\r\nnot #a note\r\n")
+
+
+@pytest.mark.parametrize("name", ["smtp", "pop3"])
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_lists_the_control_words(
+    ip: Shell, capsys: pytest.CaptureFixture[str], name: str, flag: str
+) -> None:
+    result, printed = run(ip.shell, f"%{name} {flag}", capsys)
+    assert result.success and "unknown option" not in printed
+    assert f"%{name} open [HOST|lab]" in printed and "Comments:" in printed
+    doc = ip.shell.find_line_magic(name).__doc__
+    assert "control words" in doc and "# standing alone as a word" in doc
+
+
+def test_maillab_help(ip: Shell, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ip.line("maillab", "--help") is None
+    assert capsys.readouterr().out.startswith("%maillab [start [--fresh]")
+
+
+@pytest.mark.parametrize(
+    ("port", "hint"),
+    [
+        (995, "Port 995 is usually POP3 over implicit TLS: try --tls"),
+        (465, "Port 465 is usually SMTP over implicit TLS: try --tls"),
+        (2525, "If port 2525 expects TLS from the first octet (465, 995 do), try --tls"),
+    ],
+)
+def test_a_missing_greeting_suggests_tls_on_implicit_tls_ports(port: int, hint: str) -> None:
+    assert _tls_hint(Settings("mail.example.com", port)) == f". {hint}"
+    assert _tls_hint(Settings("mail.example.com", port, tls="implicit")) == ""
+
+
+def test_lab_implicit_tls_listeners_need_no_tls_flag(lab_ip: Shell) -> None:
+    assert lab_ip.line("pop3", "open lab pop3s --timeout 5").ok
+    assert "TLSv1" in lab_ip.line("pop3", "status").as_text()
+    assert lab_ip.line("smtp", "open lab smtps --timeout 5").code == S220_READY
+    port = lab_ip.line("maillab").endpoints.pop3s
+    with pytest.raises(UsageError, match=rf"If port {port} expects TLS .*try --tls"):
+        lab_ip.line("pop3", f"open 127.0.0.1 {port} --timeout 0.3 --name plain")
+
+
+@pytest.mark.parametrize("line", ["QUIT", "rset", "MAIL FROM:<a@lab.test>", "EHLO me", "NOOP"])
+def test_a_command_inside_message_text_gets_a_note(lab_ip: Shell, line: str) -> None:
+    lab_ip.line("smtp", "open")
+    lab_ip.cell("smtp", "", "HELO me\nMAIL FROM:<a@lab.test>\nRCPT TO:<bob@lab.test>\nDATA\n")
+    assert lab_ip.line("smtp", "Subject: hello").warning is None
+    typed = lab_ip.line("smtp", line)
+    assert typed.reply is None and "end the message with a line holding '.'" in (
+        typed.warning or ""
+    )
+    assert lab_ip.line("smtp", "Quit smoking today, she said.").warning is None
+    assert lab_ip.line("smtp", ".").code == S250_OK
+
+
+def test_maillab_start_says_it_reuses_and_fresh_starts_empty(lab_ip: Shell) -> None:
+    lab_ip.line("smtp", "open")
+    lab_ip.cell("smtp", "", "HELO me\nMAIL FROM:<a@lab.test>\nRCPT TO:<bob@lab.test>\nDATA\nx\n.\n")
+    first = lab_ip.line("maillab")
+    again = lab_ip.line("maillab", "start")
+    assert again.server is first.server and "already running" in again.as_text()
+    assert "1 message(s)" in again.as_text() and "--fresh" in again.as_text()
+    fresh = lab_ip.line("maillab", "start --fresh")
+    assert fresh.server is not first.server and not first.server.running
+    assert "bob (0)" in fresh.as_text() and "stopped" in fresh.as_text()
+    assert lab_ip.line("smtp", "reconnect").code == S220_READY  # follows the new lab
+    with pytest.raises(UsageError, match="is not empty"):
+        lab_ip.line("maillab", f"start --fresh --maildir {lab_ip.maildir}")
+
+
+def test_sendmail_attaches_files(lab_ip: Shell, tmp_path: Path) -> None:
+    report = tmp_path / "report.csv"
+    report.write_text("a,b\n1,2\n")
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    lab_ip.line("smtp", "open")
+    lab_ip.line("smtp", "EHLO me")
+    line = f"sendmail --from a@lab.test --to bob@lab.test --attach {report} --attach {logo}"
+    sent = lab_ip.cell("smtp", line, "See attached.\n")
+    assert [r.code for r in sent.replies] == [250, 250, S354_START_INPUT, 250]
+    assert sent.note == "attached: report.csv, logo.png"
+    assert "Reply(" not in sent.as_text() and "report.csv" in sent.as_text()
+    with pytest.raises(UsageError, match=r"--attach missing\.pdf: no such file"):
+        lab_ip.cell("smtp", "sendmail --from a@lab.test --to b@lab.test --attach missing.pdf", "x")
+    lab_ip.line("pop3", "open")
+    lab_ip.line("pop3", "login bob")
+    message = MessageView(lab_ip.line("pop3", "RETR 1").body)
+    assert [(a.name, a.content_type) for a in message.attachments] == [
+        ("report.csv", "text/csv"),
+        ("logo.png", "image/png"),
+    ]
+    assert payload_of(message.attachments[1]) == logo.read_bytes()
+
+
+def payload_of(attachment: Any) -> bytes:
+    return payload_bytes(attachment.part)
+
+
+def test_closing_says_which_session_and_none_open_is_no_session_yet(
+    lab_ip: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab_ip.line("pop3", "open")
+    lab_ip.line("pop3", "open --name second")
+    capsys.readouterr()
+    assert "no POP3 sessions" not in lab_ip.line("pop3", "close").as_text()
+    assert "closed POP3 session 'second'" in capsys.readouterr().out
+    lab_ip.line("pop3", "close --all")
+    assert "closed POP3 session 'default'" in capsys.readouterr().out
+    for line in ("NOOP", "status", "close", "reconnect"):
+        with pytest.raises(UsageError, match=r"^no open POP3 session: %pop3 open first$"):
+            lab_ip.line("pop3", line)
+
+
+def test_every_helper_result_displays_as_a_view(lab_ip: Shell, tmp_path: Path) -> None:
+    lab_ip.line("smtp", "open lab submission")
+    lab_ip.line("smtp", "EHLO me")
+    shown = [lab_ip.line("smtp", "login alice")]
+    shown += [lab_ip.cell("smtp", "sendmail --from alice@lab.test --to bob@lab.test", "Hi\n")]
+    shown += [lab_ip.line("smtp", "bulk --count 2 --from alice@lab.test --to bob@lab.test")]
+    lab_ip.line("pop3", "open")
+    shown += [lab_ip.line("pop3", "login bob"), lab_ip.line("pop3", "mailbox")]
+    shown += [lab_ip.line("pop3", f"fetch --to {tmp_path / 'archive'}")]
+    for view in shown:
+        bundle = view._repr_mimebundle_()
+        assert {"text/plain", "text/html"} <= set(bundle), type(view)
+        assert "Reply(" not in bundle["text/plain"] and "Reply(" not in repr(view), type(view)

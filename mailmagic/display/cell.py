@@ -58,11 +58,22 @@ class CellView:
         parts += [h.line(h.badge("note"), " ", h.esc(f"{k}: {v}")) for k, v in self._notes()]
         return "".join(parts)
 
-    def widget(self) -> widgets.VBox:
-        """Each exchange's widget in turn, then why the cell stopped."""
-        children: list[widgets.Widget] = [x.widget() for x in self.exchanges]
-        notes = [h.line(h.badge("note"), " ", h.esc(f"{k}: {v}")) for k, v in self._notes()]
-        return cascade(widgets.VBox(children + [widgets.HTML(n) for n in notes]))
+    def widget(self) -> widgets.Widget:
+        """One HTML widget, or a box when some exchanges have something to click."""
+        if not any(x.interactive for x in self.exchanges):
+            return widgets.HTML(self.as_html())
+        children: list[widgets.Widget] = []
+        run: list[str] = []  # HTML of the exchanges since the last interactive one
+        for x in self.exchanges:
+            if not x.interactive:
+                run.append(x.as_html())
+                continue
+            children += [widgets.HTML("".join(run))] if run else []
+            children.append(x.widget())
+            run = []
+        run += [h.line(h.badge("note"), " ", h.esc(f"{k}: {v}")) for k, v in self._notes()]
+        children += [widgets.HTML("".join(run))] if run else []
+        return cascade(widgets.VBox(children))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return mimebundle(self.as_text(), self.as_html(), self.widget)

@@ -1,7 +1,9 @@
 # What this module does: the views of a bulk transfer: a progress bar (an ipywidgets IntProgress
-# in a kernel, nothing elsewhere) fed while a fetch or a bulk send runs, and the summary of a
-# finished fetch: how many messages, how fast, pipelined or not, what failed, the first rows, and
-# whether the session checked the server's certificate (display/trust.py).
+# in a kernel, nothing elsewhere) fed while a fetch or a bulk send runs and marked when it ends
+# ("fetched 12" in green, or "stopped" in red when an error or Ctrl-C ended it), and the summary
+# of a finished fetch: how many messages, how fast, pipelined or not, what the archive repaired
+# before it (its notes: a stale lock removed, octets cut off at resume), what failed, the first
+# rows, and whether the session checked the server's certificate (display/trust.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -16,9 +18,13 @@ from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.protocol.codes import human_size
 from mailmagic.session.fetch import FetchedMessage, FetchResult
 
+_WIDE = {"description_width": "initial"}  # "fetched 1000" in full
+
 
 class ProgressBar:
-    """``update(done, total)`` moves a bar shown in the notebook (a no-op outside a kernel)."""
+    """``update(done, total)`` moves a bar shown in the notebook (a no-op outside a kernel);
+    ``finish("fetched 12")`` marks it done. Used as a context manager, an exception (Ctrl-C
+    included) leaving the block marks it stopped, so no bar says "fetching" once nothing is."""
 
     def __init__(self, what: str) -> None:
         self.what = what
@@ -29,12 +35,33 @@ class ProgressBar:
         if self.bar is None:
             if not in_kernel():
                 return
-            self.bar = widgets.IntProgress(min=0, max=max(total, 1), description=self.what)
+            self.bar = widgets.IntProgress(
+                min=0, max=max(total, 1), description=self.what, style=_WIDE
+            )
             from IPython.display import display
 
             display(self.bar)  # type: ignore[no-untyped-call]
         self.bar.value = done
         self.bar.max = max(total, 1)
+
+    def finish(self, description: str) -> None:
+        """Mark the bar finished ("fetched 12", "sent 3"), in the success style."""
+        self._end(description, "success")
+
+    def stop(self) -> None:
+        """Mark the bar stopped by an error, in the danger style."""
+        self._end("stopped", "danger")
+
+    def _end(self, description: str, style: str) -> None:
+        if self.bar is not None:
+            self.bar.description, self.bar.bar_style = description, style
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None:
+            self.stop()
 
 
 @dataclass(frozen=True)
@@ -79,18 +106,20 @@ class FetchView:
         return [(str(m.number), m.uid, human_size(m.size)) for m in self.result[: self.show]]
 
     def as_text(self) -> str:
-        """The summary and the first rows."""
-        lines = [self.summary(), *insecure_text(self.insecure, indent="")]
+        """The summary, the archive's notes and the first rows."""
+        notes = [f"note: {note}" for note in self.result.notes]
+        lines = [self.summary(), *insecure_text(self.insecure, indent=""), *notes]
         lines += ["  ".join(row) for row in self.rows()]
         failures = [f"message {n}: {why}" for n, why in self.result.failed]
         return "\n".join(lines + failures)
 
     def as_html(self) -> str:
-        """The summary and the first rows as a table."""
+        """The summary, the archive's notes and the first rows as a table."""
         failures = [h.line(h.muted(f"message {n}: {why}")) for n, why in self.result.failed]
         table = h.table(("#", "UID", "size"), self.rows())
         head = h.line(h.esc(self.summary())) + insecure_html(self.insecure)
-        return h.box(head, table, *failures)
+        notes = "".join(h.line(h.badge("note"), " ", h.esc(n)) for n in self.result.notes)
+        return h.box(head, notes, table, *failures)
 
     def widget(self) -> widgets.HTML:
         """The summary as a widget (a snapshot)."""

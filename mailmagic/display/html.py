@@ -18,6 +18,7 @@ COLOURS = {
     "+": "#0969da",
     "note": "#57606a",
     "insecure": "#cf222e",  # certificate checks off (display/trust.py)
+    "live": "#8250df",  # a panel that follows its session (display/session.py)
 }
 
 

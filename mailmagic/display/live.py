@@ -2,7 +2,8 @@
 # alive for the kernel's life (DESIGN.md: views never subscribe strongly). A live widget holds its
 # subscriptions, and the transcript's or maildrop's listener list holds them only weakly
 # (protocol/listeners.py), so a dropped widget stops being called; closing a widget (ipywidgets sets
-# its comm to None) closes its subscriptions and every widget under it.
+# its comm to None) closes its subscriptions and every widget under it, with their Layout and Style
+# models (ipywidgets leaves those open: each is a model the front end keeps).
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,9 +37,12 @@ def hold(widget: W, *subscriptions: Subscription[Any]) -> W:
 
 
 def close_tree(widget: Any) -> None:
-    """Close ``widget`` and every widget under it."""
+    """Close ``widget`` and every widget under it, their Layout and Style models included."""
     for child in getattr(widget, "children", ()):
         close_tree(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if part is not None and hasattr(part, "close"):
+            part.close()
     widget.close()
 
 

@@ -21,8 +21,18 @@
 #   rel="noopener noreferrer" target="_blank". Images lose their src unless `remote_images` is
 #   true and it is an http(s) or //host URL, so nothing loads by default (tracking pixels stay
 #   dark); cid: and data: images are always dropped. Comments are removed.
+# - A message from TOP is partial, not broken (RFC 1939 section 7: TOP n 0 sends the headers and
+#   no body, TOP n N the first N body lines). `top` (or a title "TOP n N", as display/reply.py
+#   gives) marks it: the view says "headers only" or "first N lines", and leaves out the defects
+#   that cutting a message causes (missing boundaries, short base64) and the "(no text part)" of a
+#   body that was not asked for.
 # - Output: a concise text/plain, a self-contained text/html (inline styles, no scripts; the raw
-#   source in a <details> toggle, capped at RAW_LIMIT characters) and, inside a kernel, the widget.
+#   source in a <details> toggle, capped at RAW_LIMIT characters) and, inside a kernel, the viewer
+#   (MessageWidget), within the widget budget (DESIGN.md): what is only read is one HTML widget
+#   (headers, one pane, the attachments), and real widgets are kept for what the user acts on: a
+#   ToggleButtons choice of pane (Text, HTML, the HTML with its remote images, Source, MIME tree)
+#   and, with attachments, a selector and a Save button. A choice re-renders the HTML widget's
+#   value and builds no widget; at most 11 widget models, Layout and Style models included.
 from __future__ import annotations
 
 import codecs
@@ -34,6 +44,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email import errors
 from email.message import EmailMessage
 from functools import cached_property
 from pathlib import Path
@@ -43,20 +54,30 @@ import nh3
 
 from mailmagic.display import html as h
 from mailmagic.display.bundle import mimebundle
+from mailmagic.display.live import cascade
 from mailmagic.protocol.codes import human_size
 from mailmagic.protocol.pop3 import Pop3Reply
 
 if TYPE_CHECKING:
     import ipywidgets
 
-__all__ = ["Attachment", "MessageView", "MimeNode", "Sanitised", "html_to_text", "sanitise"]
+__all__ = [
+    "Attachment",
+    "MessageView",
+    "MessageWidget",
+    "MimeNode",
+    "Sanitised",
+    "html_to_text",
+    "sanitise",
+]
 
 T = TypeVar("T")
-RAW_LIMIT = 100_000  # characters of raw source in text/html and the Source tab
+RAW_LIMIT = 100_000  # characters of raw source in text/html and the Source pane
 TEXT_LINES = 100  # body lines in text/plain
 MAX_DEPTH = 64  # MIME nesting levels walked
 KEY_HEADERS = ("Subject", "From", "To", "Cc", "Date")
-TAB_TITLES = ("Text", "HTML", "Source", "MIME tree")
+PANES = ("Text", "HTML", "Source", "MIME tree")  # the viewer's choices
+IMAGES = "HTML + remote images"  # offered when the HTML part has some
 DROPPED_WITH_CONTENT = frozenset(
     {"script", "style", "title", "iframe", "object", "embed", "svg", "math", "template"}
 )
@@ -66,6 +87,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _UNSAFE_IN_NAME = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
 _BLOCK_END = re.compile(r"<(?:br|hr|/p|/div|/tr|/li|/h[1-6]|/table|/blockquote|/pre)\b[^>]*>", re.I)
 _FRAME = "border:1px solid #d0d7de;border-radius:4px;padding:8px;margin:4px 0;overflow:auto"
+_TOP = re.compile(r"\s*TOP\s+(\d+)\s+(\d+)\s*", re.I)
+# What cutting a message short does to it, and so no defect of a partial message (from TOP).
+TRUNCATION_DEFECTS: tuple[type[errors.MessageDefect], ...] = (
+    errors.StartBoundaryNotFoundDefect,
+    errors.CloseBoundaryNotFoundDefect,
+    errors.MultipartInvariantViolationDefect,
+    errors.InvalidBase64PaddingDefect,
+    errors.InvalidBase64LengthDefect,
+)
 
 
 def _safe(action: Callable[[], T], default: T) -> T:
@@ -139,6 +169,19 @@ def header_value(message: EmailMessage, name: str, raw: str) -> str:
         return _scrub(_unfolded(raw))
     decoded = _safe(lambda: str(message.policy.header_fetch_parse(name, raw)), "")
     return _scrub(decoded if decoded.strip() else _unfolded(raw))
+
+
+def partial_note(title: str, top: int | None) -> str | None:
+    """What a TOP reply holds ("headers only (TOP 3 0)"); None for a whole message. ``top`` is
+    the number of body lines asked for; without it, a title "TOP n N" says."""
+    found = _TOP.fullmatch(title)
+    if top is None and found is None:
+        return None
+    lines = top if top is not None else int(found[2]) if found else 0
+    command = f"TOP {found[1]} {lines}" if found else f"TOP n {lines}"
+    if lines == 0:
+        return f"headers only ({command}): no body was asked for"
+    return f"first {lines} line(s) of the body ({command}): the rest was not asked for"
 
 
 def _describe_defect(defect: object) -> str:
@@ -243,8 +286,9 @@ class Attachment:
         return safe_filename(self.filename, self.index)
 
     def save(self, folder: str | os.PathLike[str] = ".") -> Path:
-        """Write the decoded payload into folder (created if missing); never overwrites."""
-        target = Path(folder)
+        """Write the decoded payload into folder (created if missing); never overwrites. Returns
+        the absolute path written, so that a report of it says where the file is."""
+        target = Path(folder).absolute()
         target.mkdir(parents=True, exist_ok=True)
         data = payload_bytes(self.part)
         for path in _candidates(target, self.safe_name()):
@@ -356,6 +400,9 @@ def _tree_list(items: str) -> str:
     return f'<ul style="margin:0;padding-left:18px">{items}</ul>'
 
 
+_NO_BODY = h.line(h.muted("(no body)"))
+
+
 def _widgets() -> Any:
     import ipywidgets
 
@@ -375,9 +422,11 @@ class MessageView:
         title: str = "",
         remote_images: bool = False,
         save_folder: str | os.PathLike[str] = ".",
+        top: int | None = None,
     ) -> None:
         self.raw = bytes(raw)
         self.title = title
+        self.partial = partial_note(title, top)
         self.remote_images = remote_images
         self.save_folder = save_folder
         self.message, self._problems = _parse(self.raw)
@@ -473,7 +522,9 @@ class MessageView:
     def defects(self) -> list[str]:
         """What the parser found wrong, in words."""
         found = list(self._problems)
-        found += [_scrub(_describe_defect(d)) for part in walk(self.message) for d in part.defects]
+        cut = TRUNCATION_DEFECTS if self.partial else ()
+        defects = [d for part in walk(self.message) for d in part.defects if not isinstance(d, cut)]
+        found += [_scrub(_describe_defect(d)) for d in defects]
         if self.tree.depth() > MAX_DEPTH:
             found.append(f"parts nested deeper than {MAX_DEPTH} levels are not shown")
         return found
@@ -485,6 +536,8 @@ class MessageView:
         return [(name, value) for name, value in self.headers if name.lower() in wanted]
 
     def _body_lines(self) -> list[str]:
+        if self.partial and self.text is None and self.html_source is None:
+            return [f"({self.partial})"]
         if self.text is not None:
             lines = self.text.rstrip("\n").split("\n")
         elif self.html_source is not None:
@@ -502,6 +555,7 @@ class MessageView:
     def as_text(self) -> str:
         """Concise: key headers, problems, the body, the attachments."""
         out = [self.title] if self.title else []
+        out += [self.partial] if self.partial else []
         out += [f"{name}: {value}" for name, value in self._key_headers()]
         out += [f"problem: {defect}" for defect in self.defects]
         out += ["", *self._body_lines()]
@@ -513,6 +567,7 @@ class MessageView:
 
     def _header_html(self) -> str:
         parts = [h.line(h.muted(self.title))] if self.title else []
+        parts += [h.line(h.esc(self.partial))] if self.partial else []
         parts.append(h.table(("header", "value"), self._key_headers()))
         parts += [h.line(h.muted(f"problem: {defect}")) for defect in self.defects]
         parts.append(
@@ -525,7 +580,7 @@ class MessageView:
     def _html_pane(self, remote_images: bool) -> str:
         cleaned = self.sanitised(remote_images)
         if cleaned is None:
-            return h.line(h.muted("(no HTML part)"))
+            return h.line(h.muted(f"({self.partial})" if self.partial else "(no HTML part)"))
         note = ""
         if self.remote_image_count and not remote_images:
             note = h.line(h.muted(f"{self.remote_image_count} remote image(s) not loaded"))
@@ -534,7 +589,7 @@ class MessageView:
     def _text_pane(self) -> str:
         if self.text is not None:
             return h.pre(self.text)
-        return h.line(h.muted("(no text part)"))
+        return h.line(h.muted(f"({self.partial})" if self.partial else "(no text part)"))
 
     def _source_pane(self) -> str:
         source = _scrub(self.raw.decode("utf-8", "surrogateescape"))
@@ -554,7 +609,7 @@ class MessageView:
 
     def _body_html(self) -> str:
         if self.html_source is None:
-            return self._text_pane() if self.text is not None else h.line(h.muted("(no body)"))
+            return self._text_pane() if self.text is not None or self.partial else _NO_BODY
         other = _details("Text part", self._text_pane()) if self.text is not None else ""
         return self._html_pane(self.remote_images) + other
 
@@ -570,46 +625,80 @@ class MessageView:
 
     # --- the widget ---
 
-    def _save(self, attachment: Attachment, output: Any) -> None:
-        try:
-            path = attachment.save(self.save_folder)
-        except OSError as exc:
-            output.append_stderr(f"could not save {attachment.name}: {exc}\n")
-        else:
-            output.append_stdout(f"saved to {path}\n")
+    def panes(self) -> tuple[str, ...]:
+        """What the viewer can show below the headers: PANES and, when the HTML part has remote
+        images that ``remote_images`` leaves dark, the HTML part with them loaded."""
+        dark = self.remote_image_count > 0 and not self.remote_images
+        return (*PANES[:2], IMAGES, *PANES[2:]) if dark else PANES
 
-    def _attachment_row(self, attachment: Attachment, output: Any) -> Any:
-        w = _widgets()
-        button = w.Button(description="Save", tooltip=f"save into {os.fspath(self.save_folder)}")
-        button.on_click(lambda _button: self._save(attachment, output))
-        cells = (attachment.name, attachment.content_type, human_size(attachment.size))
-        return w.HBox([*(w.Label(value=cell) for cell in cells), button])
+    def first_pane(self) -> str:
+        """The pane shown first: the text part, or the HTML part of a message with no text."""
+        return "HTML" if self.text is None and self.html_source is not None else "Text"
 
-    def _image_toggle(self, pane: Any) -> list[Any]:
-        if not self.remote_image_count:
-            return []
-        toggle = _widgets().ToggleButton(value=self.remote_images, description="Show remote images")
+    def pane_html(self, pane: str) -> str:
+        """The HTML of one pane of ``panes()``."""
+        if pane == "Text":
+            return self._text_pane()
+        if pane in ("HTML", IMAGES):
+            return self._html_pane(self.remote_images or pane == IMAGES)
+        return self._source_pane() if pane == "Source" else self._tree_pane()
 
-        def flip(change: dict[str, Any]) -> None:
-            pane.value = self._html_pane(bool(change["new"]))
-
-        toggle.observe(flip, names="value")
-        return [toggle]
-
-    def widget(self) -> ipywidgets.VBox:
-        """Headers, a Text / HTML / Source / MIME tree tab, attachment rows with Save buttons."""
-        w = _widgets()
-        html_pane = w.HTML(value=self._html_pane(self.remote_images))
-        panes = [w.HTML(value=self._text_pane()), html_pane]
-        panes += [w.HTML(value=self._source_pane()), w.HTML(value=self._tree_pane())]
-        output = w.Output()
-        rows = [self._attachment_row(a, output) for a in self.attachments]
-        head = w.HTML(value=self._header_html())
-        tabs = w.Tab(children=panes, titles=TAB_TITLES)
-        return w.VBox([head, *self._image_toggle(html_pane), tabs, *rows, output])
+    def widget(self, head: str = "") -> ipywidgets.VBox:
+        """The viewer (MessageWidget), with ``head`` (HTML, e.g. the reply) above the headers."""
+        return MessageWidget(self, head).box
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return mimebundle(self.as_text(), self.as_html(), self.widget)
 
     def __repr__(self) -> str:
         return self.as_text()
+
+
+class MessageWidget:
+    """The viewer's widgets, within the widget budget: one HTML widget (``head``, the headers, the
+    chosen pane, the attachments and what the last save did), a ToggleButtons choice of pane and,
+    for a message with attachments, an attachment Dropdown and a Save button. They share one
+    Layout. Choosing a pane or saving re-renders the HTML and builds no widget."""
+
+    def __init__(self, view: MessageView, head: str = "") -> None:
+        w = _widgets()
+        self.view, self.head, self.said = view, head, ""
+        self.layout = w.Layout(width="auto")
+        self.html = w.HTML(layout=self.layout)
+        self.choice = w.ToggleButtons(
+            options=view.panes(), value=view.first_pane(), layout=self.layout
+        )
+        self.choice.observe(lambda _change: self._render(), names="value")
+        self.pick, self.save = self._attachment_controls()
+        row = [w.HBox([self.pick, self.save], layout=self.layout)] if self.pick else []
+        self.box = cascade(w.VBox([self.choice, self.html, *row], layout=self.layout))
+        self._render()
+
+    def _attachment_controls(self) -> tuple[Any, Any]:
+        """The attachment selector and its Save button; (None, None) without attachments."""
+        if not self.view.attachments:
+            return None, None
+        w = _widgets()
+        options = [(a.describe(), i) for i, a in enumerate(self.view.attachments)]
+        pick = w.Dropdown(options=options, value=0, description="attachment", layout=self.layout)
+        folder = Path(self.view.save_folder).absolute()
+        save = w.Button(description="Save", tooltip=f"save into {folder}", layout=self.layout)
+        save.on_click(lambda _button: self.save_chosen())
+        return pick, save
+
+    def _render(self) -> None:
+        view = self.view
+        said = h.line(h.muted(self.said)) if self.said else ""
+        body = view.pane_html(str(self.choice.value))
+        self.html.value = self.head + h.box(
+            view._header_html(), body, view._attachments_html(), said
+        )
+
+    def save_chosen(self) -> None:
+        """Save the chosen attachment into the view's folder and say where (or why not)."""
+        attachment = self.view.attachments[int(self.pick.value)]
+        try:
+            self.said = f"saved to {attachment.save(self.view.save_folder)}"
+        except OSError as exc:
+            self.said = f"could not save {attachment.name}: {exc}"
+        self._render()

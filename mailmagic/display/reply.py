@@ -4,21 +4,23 @@
 # Output: a concise text/plain, an escaped, script-free text/html (display/html.py) and, in a
 # kernel, a widget: the reply badge coloured by class, its meaning (basic code, enhanced code part
 # by part, POP3 response code), for EHLO and CAPA one row per extension with what it means; below
-# it, for a live session, the session panel (after open), the mailbox table (after STAT, LIST,
-# UIDL) or the message viewer (after RETR, TOP). A reply from a session that does not check
-# certificates (--insecure) says so in every form (display/trust.py). Closing the widget closes
-# the live view under it and so its subscription (display/live.py).
+# it, for a session, the session panel (after open), the mailbox table (after STAT, LIST, UIDL) or
+# the message viewer (after RETR, TOP). A reply from a session that does not check certificates
+# (--insecure) says so in every form (display/trust.py). The view is a snapshot: what is shown
+# under the reply is taken when the view is built, and the widget shows exactly the text/html.
+# Within the widget budget, a reply with nothing to click is one HTML widget; the mailbox table
+# takes the reply into its own Output, and the message viewer into its HTML widget, rather than
+# adding a box around them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.bundle import mimebundle
-from mailmagic.display.live import cascade
-from mailmagic.display.mailbox import MailboxView
+from mailmagic.display.mailbox import MailboxView, Reconnect
 from mailmagic.display.message import MessageView
 from mailmagic.display.session import SessionView
 from mailmagic.display.trust import insecure_html, insecure_text, unverified
@@ -83,6 +85,7 @@ class ReplyView:
     """A command as sent (secrets masked) and its reply; None when no reply was due.
 
     ``insecure``: the session does not check certificates (always set from ``live`` when given).
+    ``reconnect``: what the Reconnect button of a mailbox table under the reply calls.
     """
 
     reply: AnyReply | None
@@ -91,13 +94,21 @@ class ReplyView:
     protocol: str
     warning: str | None = None
     live: Session[Any, Any] | None = field(default=None, compare=False, repr=False)
-    panel: bool = False  # show the live session panel under the reply (after open, reconnect)
+    panel: bool = False  # show the session panel under the reply (after open, reconnect)
     displaylimit: int = 50
     insecure: bool = False
+    reconnect: Reconnect | None = field(default=None, compare=False, repr=False)
+    below: Any = field(init=False, default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.live is not None and unverified(self.live):
             object.__setattr__(self, "insecure", True)
+        object.__setattr__(self, "below", self._below_now())
+
+    @property
+    def interactive(self) -> bool:
+        """True when the view under the reply has something to click (mailbox, message)."""
+        return isinstance(self.below, MailboxView | MessageView)
 
     def __getattr__(self, name: str) -> Any:
         reply = self.__dict__.get("reply")
@@ -137,7 +148,9 @@ class ReplyView:
 
     def as_html(self) -> str:
         """The self-contained text/html form."""
-        extra = self._extra()
+        extra = self.below
+        if isinstance(extra, MailboxView):
+            return extra.as_html()  # the reply is its head
         return h.box(*self._parts_html(extra)) + (extra.as_html() if extra is not None else "")
 
     def _parts_html(self, extra: Any) -> list[str]:
@@ -153,8 +166,9 @@ class ReplyView:
         assert self.reply is not None
         return h.line(h.badge(status_of(self.reply)), " ", h.esc(meaning(self.reply)))
 
-    def _extra(self) -> Any:
-        """The view shown under the reply, if any: message, mailbox or session panel."""
+    def _below_now(self) -> Any:
+        """The view shown under the reply, if any: message, mailbox or session panel, as they
+        are now (each view is a snapshot)."""
         verb = self.command.split(" ", 1)[0].upper()
         reply = self.reply
         if isinstance(reply, Pop3Reply) and reply.ok and verb in ("RETR", "TOP"):
@@ -164,16 +178,20 @@ class ReplyView:
         if self.panel:
             return SessionView(self.live)
         if verb in ("STAT", "LIST", "UIDL") and isinstance(reply, Pop3Reply) and reply.ok:
-            return MailboxView(self.live, self.displaylimit)  # type: ignore[arg-type]
+            head = h.box(*self._parts_html(None))
+            live: Any = self.live  # a Pop3Session: STAT, LIST and UIDL are POP3's
+            return MailboxView(live, self.displaylimit, head, self.reconnect)
         return None
 
-    def widget(self) -> widgets.VBox:
-        """Badge and meaning, the reply as sent, extensions, and the view under it."""
-        extra = self._extra()
-        children: list[widgets.Widget] = [widgets.HTML("".join(self._parts_html(extra)))]
-        if extra is not None:
-            children.append(extra.widget())
-        return cascade(widgets.VBox(children))
+    def widget(self) -> widgets.Widget:
+        """One HTML widget of the text/html, unless the view under it has something to click:
+        then the mailbox table (with the reply in it), or the reply above the message viewer."""
+        extra = self.below
+        if isinstance(extra, MailboxView):
+            return extra.widget()
+        if not isinstance(extra, MessageView):
+            return widgets.HTML(self.as_html())
+        return cast(widgets.Widget, extra.widget(head=h.box(*self._parts_html(extra))))
 
     def _head_html(self) -> str:
         head = h.line(h.muted(f"{self.protocol} {self.session} \u2190 "), h.esc(self.command))

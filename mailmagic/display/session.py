@@ -1,12 +1,15 @@
-# What this module does: views of live sessions: one session's status (where it is connected, its
-# protocol state, the commands that make sense next, TLS version, cipher and certificate) with its
-# live transcript as a widget, and the list of named sessions with the current one marked. A
-# session that does not check certificates (--insecure) is flagged in both (display/trust.py). The
-# panel subscribes weakly to the transcript (display/live.py): closing it stops its updates.
+# What this module does: views of sessions: one session's status (where it is connected, its
+# protocol state, the commands that make sense next, TLS version, cipher and certificate) with the
+# last TAIL entries of its transcript, and the list of named sessions with the current one marked.
+# A session that does not check certificates (--insecure) is flagged in both (display/trust.py).
+# Every view is a snapshot taken when it is built (DESIGN.md): its widget is one HTML widget of
+# exactly its text/html, and later cells never change it. Only a panel built with ``live=True``
+# (`%smtp status --live`) follows the session: it says so (a "live" badge and a line), and it
+# subscribes weakly to the transcript (display/live.py), so closing it stops its updates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ipywidgets as widgets
@@ -14,7 +17,7 @@ import ipywidgets as widgets
 from mailmagic.display import html as h
 from mailmagic.display.bundle import mimebundle
 from mailmagic.display.live import cascade, hold
-from mailmagic.display.transcript import TranscriptView
+from mailmagic.display.transcript import TAIL, TranscriptView
 from mailmagic.display.trust import INSECURE, unverified
 from mailmagic.session.base import Session
 from mailmagic.session.transcript import Entry
@@ -50,15 +53,32 @@ def _state(session: Session[Any, Any]) -> str:
     return str(getattr(session.conn.state, "name", session.conn.state))
 
 
+LIVE_LINE = "this panel follows the session: it changes as later cells run"
+
+
 @dataclass(frozen=True)
 class SessionView:
-    """One session: status, state, what to send next, TLS."""
+    """One session: status, state, what to send next, TLS, the end of its transcript; a snapshot
+    of the moment it was built unless ``live``."""
 
     session: Session[Any, Any]
     note: str = ""
+    live: bool = False
+    tail: int | None = TAIL
+    snapshot: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+    transcript: TranscriptView = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        s = self.session
+        view = TranscriptView(s.name, s.transcript, unverified(s), self.tail, s.protocol)
+        object.__setattr__(self, "transcript", view)
+        object.__setattr__(self, "snapshot", tuple(self._rows_now()))
 
     def rows(self) -> list[tuple[str, str]]:
-        """(field, value) pairs shown by both forms."""
+        """(field, value) pairs shown by both forms, as they were when the view was built."""
+        return list(self.snapshot)
+
+    def _rows_now(self) -> list[tuple[str, str]]:
         s = self.session
         done = s.tls_verbs if s.tls is not None else frozenset()  # TLS is up: no STARTTLS/STLS
         offered = [v for v in s.conn.expected() if v not in done]
@@ -68,23 +88,35 @@ class SessionView:
         rows += [("insecure", INSECURE)] if unverified(s) else []
         return rows + ([("note", self.note)] if self.note else [])
 
+    def _live_text(self) -> list[str]:
+        return [f"    live: {LIVE_LINE}"] if self.live else []
+
     def as_text(self) -> str:
-        """Aligned field: value lines."""
-        return "\n".join(f"{k:>8}: {v}" for k, v in self.rows())
+        """Aligned field: value lines, then the end of the transcript."""
+        rows = [f"{k:>8}: {v}" for k, v in self.rows()]
+        return "\n".join([*self._live_text(), *rows, self.transcript.as_text()])
+
+    def _status_html(self, rows: list[tuple[str, str]]) -> str:
+        head = h.line(h.badge("live"), " ", h.muted(LIVE_LINE)) if self.live else ""
+        return h.box(head, h.table(("", ""), rows))
 
     def as_html(self) -> str:
-        """A two-column table."""
-        return h.box(h.table(("", ""), self.rows()))
+        """A two-column table, then the end of the transcript."""
+        return self._status_html(self.rows()) + self.transcript.as_html()
 
-    def widget(self) -> widgets.VBox:
-        """The live panel: status table and transcript, both updated as cells run."""
+    def widget(self) -> widgets.Widget:
+        """The snapshot as one HTML widget; the live panel when ``live``."""
+        return self._live_widget() if self.live else widgets.HTML(self.as_html())
+
+    def _live_widget(self) -> widgets.VBox:
+        """Status table and whole transcript, both updated as later cells run, until closed."""
         s = self.session
-        status = widgets.HTML(self.as_html())
+        status = widgets.HTML(self._status_html(self._rows_now()))
 
         def update(entry: Entry) -> None:
-            status.value = self.as_html()
+            status.value = self._status_html(self._rows_now())
 
-        transcript = TranscriptView(s.name, s.transcript, unverified(s)).widget()
+        transcript = replace(self.transcript, tail=None).live_widget()
         panel = cascade(widgets.VBox([status, transcript]))
         return hold(panel, s.transcript.listeners.subscribe(update))
 
@@ -102,9 +134,16 @@ class SessionsView:
     protocol: str
     sessions: Sequence[Session[Any, Any]]
     current: str | None
+    snapshot: tuple[tuple[str, str, str, str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "snapshot", tuple(self._rows_now()))
 
     def rows(self) -> list[tuple[str, str, str, str]]:
-        """(name, server, state, TLS) per session."""
+        """(name, server, state, TLS) per session, as they were when the view was built."""
+        return list(self.snapshot)
+
+    def _rows_now(self) -> list[tuple[str, str, str, str]]:
         return [
             (
                 ("* " if s.name == self.current else "  ") + s.name,

@@ -2,14 +2,17 @@
 # notes (connected, TLS started, closed) in brackets, the round-trip time of each reply. Secrets
 # were masked when recorded (session/transcript.py), so nothing here needs to hide anything.
 # A transcript of a session that does not check certificates says so (display/trust.py).
-# The widget is live: it subscribes (weakly, display/live.py) to the transcript and grows as later
-# cells run, until it is closed. It appends: rows sit in HTML blocks of ROWS_PER_BLOCK, and a new
-# entry renders one row and re-sends only the last block, so an update costs the same however long
-# the history is (one HTML widget per block keeps the widget count small).
+# A view is a snapshot (DESIGN.md): it copies the entries when it is built, and its widget is one
+# HTML widget of exactly what its text/html shows; later cells never change it. With ``tail`` it
+# shows only the last entries and how many came before (the status panel's short form; `%smtp
+# transcript` shows all). `LiveTranscript` is the one view that follows a transcript, only for a
+# panel the user asked to be live (display/session.py): it subscribes weakly (display/live.py) and
+# appends: rows sit in HTML blocks of ROWS_PER_BLOCK, and a new entry renders one row and re-sends
+# only the last block, so an update costs the same however long the history is.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
@@ -21,6 +24,7 @@ from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.session.transcript import Entry, Transcript
 
 ROWS_PER_BLOCK = 100
+TAIL = 10  # entries a status panel shows
 
 
 def _stamp(entry: Entry) -> str:
@@ -45,7 +49,14 @@ def _row(entry: Entry) -> str:
     )
 
 
-class TranscriptRows:
+def entries_text(entries: tuple[Entry, ...]) -> str:
+    """Telnet-style C: / S: lines and [notes] (as Transcript.text, for a snapshot)."""
+    copy = Transcript()
+    copy.entries.extend(entries)
+    return copy.text()
+
+
+class LiveTranscript:
     """The live rows: HTML blocks in a VBox; ``add`` renders one row into the last block."""
 
     def __init__(self, head: str, entries: list[Entry]) -> None:
@@ -64,32 +75,66 @@ class TranscriptRows:
         self._rows.append(_row(entry))
         self.box.children[-1].value = "".join(self._rows)
 
+    @classmethod
+    def following(cls, head: str, transcript: Transcript) -> widgets.VBox:
+        """A box that grows with ``transcript`` until it is closed."""
+        rows = cls(head, transcript.entries)
+        return hold(cascade(rows.box), transcript.listeners.subscribe(rows.add))
+
 
 @dataclass(frozen=True)
 class TranscriptView:
-    """A snapshot of one session's transcript; ``insecure`` when its certificate is unchecked."""
+    """A snapshot of one session's transcript; ``insecure`` when its certificate is unchecked;
+    ``tail``: show only the last entries (None: all); ``protocol`` names the magic that shows all.
+    """
 
     name: str
     transcript: Transcript
     insecure: bool = False
+    tail: int | None = None
+    protocol: str = "SMTP"
+    entries: tuple[Entry, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entries", tuple(self.transcript.entries))
+
+    @property
+    def shown(self) -> tuple[Entry, ...]:
+        """The entries this view shows (the last ``tail`` ones, or all)."""
+        if self.tail is None or len(self.entries) <= self.tail:
+            return self.entries
+        return self.entries[len(self.entries) - self.tail :]
+
+    @property
+    def earlier(self) -> int:
+        """How many entries are left out before the shown ones."""
+        return len(self.entries) - len(self.shown)
+
+    def _more(self) -> str:
+        magic = f"%{self.protocol.lower()} transcript {self.name}"
+        return f"\u2026 {self.earlier} earlier entries; `{magic}` shows all"
 
     def as_text(self) -> str:
         """Telnet-style: C: / S: lines, [notes]."""
         head = [f"transcript of {self.name}:", *insecure_text(self.insecure, indent="")]
-        return "\n".join([*head, self.transcript.text()])
+        head += [self._more()] if self.earlier else []
+        return "\n".join([*head, entries_text(self.shown)])
 
     def _head_html(self) -> str:
-        return h.line(h.muted(f"transcript of {self.name}")) + insecure_html(self.insecure)
+        more = h.line(h.muted(self._more())) if self.earlier else ""
+        return h.line(h.muted(f"transcript of {self.name}")) + insecure_html(self.insecure) + more
 
     def as_html(self) -> str:
         """One row per entry, coloured by direction, TLS entries marked with a lock."""
-        rows = [_row(entry) for entry in self.transcript.entries]
-        return h.box(self._head_html(), *rows)
+        return h.box(self._head_html(), *(_row(entry) for entry in self.shown))
 
-    def widget(self) -> widgets.VBox:
-        """A live transcript: it grows as later cells talk to the server, until closed."""
-        rows = TranscriptRows(self._head_html(), self.transcript.entries)
-        return hold(cascade(rows.box), self.transcript.listeners.subscribe(rows.add))
+    def widget(self) -> widgets.HTML:
+        """The snapshot as one HTML widget: what text/html shows."""
+        return widgets.HTML(self.as_html())
+
+    def live_widget(self) -> widgets.VBox:
+        """A transcript that grows as later cells talk to the server, until it is closed."""
+        return LiveTranscript.following(self._head_html(), self.transcript)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return mimebundle(self.as_text(), self.as_html(), self.widget)

@@ -36,7 +36,7 @@ class UidEntry:
 
 
 def _pairs(reply: Pop3Reply) -> list[tuple[int, str]]:
-    rows = list(reply.lines) if reply.lines else [reply.text]
+    rows = list(reply.lines) if reply.multiline else [reply.text]
     pairs: list[tuple[int, str]] = []
     for row in rows:
         first, _, rest = row.strip().partition(" ")

@@ -189,6 +189,15 @@ class Pop3Reply:
         return tuple(self.body.decode("utf-8", "replace").split("\r\n")[:-1])
 
     @property
+    def multiline(self) -> bool:
+        """True for a multi-line reply, however short ("+OK 0 messages" and a lone "." is one):
+        something follows its status line (RFC 1939 section 3). Replies made by hand, without
+        ``raw``, count as multi-line when they have a body."""
+        if not self.raw:
+            return bool(self.body)
+        return self.raw.find(b"\n") < len(self.raw) - 1
+
+    @property
     def timestamp(self) -> str | None:
         """The <...@...> timestamp of an APOP-capable greeting (RFC 1939 section 7)."""
         found = _TIMESTAMP.search(self.text) if self.ok else None

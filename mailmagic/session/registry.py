@@ -1,6 +1,7 @@
 # What this module does: the named sessions of one protocol, as jupysql's connection manager keeps
 # its connections: open under a name (reusing a name closes the old session), list, switch the
-# current one, close one or all (at kernel shutdown).
+# current one, close one or all (at kernel shutdown). Asked for the current session when none is
+# open, it says so in the words the magics show (NO_OPEN_SESSION).
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,6 +10,9 @@ from typing import Generic, TypeVar
 from mailmagic.session.base import Session, SessionError
 
 S = TypeVar("S", bound=Session)  # type: ignore[type-arg]
+# When no session is current: none was opened yet, or every one was closed. The one wording, which
+# the magics show as it is (closed sessions leave the registry, so "yet" would not be true).
+NO_OPEN_SESSION = "no open {0} session: %{1} open first"
 
 
 class NoSession(SessionError):
@@ -36,7 +40,7 @@ class Registry(Generic[S]):
         """The named session, or the current one."""
         key = name or self.current_name
         if key is None:
-            raise NoSession(f"no {self.protocol} session yet: open one first")
+            raise NoSession(NO_OPEN_SESSION.format(self.protocol, self.protocol.lower()))
         if key not in self._sessions:
             known = ", ".join(self._sessions) or "none"
             raise NoSession(f"no {self.protocol} session named {key!r} (open ones: {known})")

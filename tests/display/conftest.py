@@ -2,6 +2,8 @@
 # do (ipywidgets/widgets/tests/utils.py): widgets are created for real, and every message they would
 # send to a front end is recorded instead; `in_a_kernel`, which makes the shell look like a
 # kernel's, so that bundles carry the widget view; and helpers that read what widgets show and send.
+# Each widget model (Layouts and Styles included) opens one comm, so `len(dummy_comm)` counts the
+# comm_open messages a front end would get: the widget budget.
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -12,6 +14,8 @@ import comm
 import IPython
 import IPython.core.getipython
 import pytest
+
+BUDGET = 12  # widget models (comm_open messages) one displayed result may cost (docs/design.md)
 
 
 class DummyComm:
@@ -37,7 +41,11 @@ class DummyComm:
 
 
 def html_of(widget: Any) -> str:
-    """Every HTML value in a widget tree, in order (what the front end would show as text)."""
+    """Every HTML value in a widget tree, in order (what the front end would show as text),
+    with the text/html of what an Output widget shows."""
+    outputs = getattr(widget, "outputs", None)
+    if outputs is not None:
+        return "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
     children = getattr(widget, "children", None)
     if children is None:
         return str(getattr(widget, "value", ""))

@@ -1,6 +1,7 @@
 # What this module does: tests of mailmagic/display/live.py with widgets on a dummy comm: a
 # widget holds its subscriptions and closes them when it closes, and closing a box closes every
-# widget under it, so a closed view is never called again and the listener lists stay bounded.
+# widget under it (Layout and Style models too), so a closed view is never called again and the
+# listener lists stay bounded.
 from __future__ import annotations
 
 import ipywidgets as widgets
@@ -39,3 +40,4 @@ def test_closing_a_box_closes_every_widget_under_it(dummy_comm: list[DummyComm])
     other = widgets.VBox([widgets.HTML()])
     close_tree(other)
     assert other.comm is None and other.children[0].comm is None
+    assert other.layout.comm is None and other.children[0].style.comm is None  # models too

@@ -1,12 +1,17 @@
 # What this module does: tests of the message view (mailmagic/display/message.py) without a network
 # or a browser: RFC 2047 / RFC 6532 headers and bodies in several charsets decode to the right text,
 # broken input is shown rather than raised, hostile HTML comes out inert, attachments save exactly
-# and only inside their folder, the MIME tree has the right shape, and the widget tree (built on a
-# dummy comm, as ipywidgets' own tests do) switches tabs, loads remote images and saves on click.
+# and only inside their folder, the MIME tree has the right shape, and the viewer (built on a
+# dummy comm, as ipywidgets' own tests do) stays within the widget budget, switches panes by
+# re-rendering one HTML widget, loads remote images only when chosen and saves on click (reporting
+# an absolute path). A message from TOP, sent to the lab server and read back over POP3,
+# shows as "headers only" / "first N lines", without the defects that cutting it causes.
 from __future__ import annotations
 
 import base64
 import quopri
+import smtplib
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -18,9 +23,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailmagic.display.message import TAB_TITLES, MessageView, safe_filename
+from mailmagic.display.message import IMAGES, PANES, MessageView, MessageWidget, safe_filename
+from mailmagic.display.reply import ReplyView
+from mailmagic.lab import LabServer
 from mailmagic.protocol.pop3 import Pop3Reply
-from tests.display.conftest import DummyComm
+from mailmagic.session.base import Settings
+from mailmagic.session.pop3 import Pop3Session
+from tests.display.conftest import BUDGET, DummyComm, html_of
 from tests.display.hostile import HOSTILE, assert_inert
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -426,57 +435,87 @@ def test_mime_tree_shape_and_sizes() -> None:
 # --- the widget ----------------------------------------------------------------------------------
 
 
-def of_type(box: Any, kind: type) -> list[Any]:
-    return [child for child in box.children if isinstance(child, kind)]
+def viewer(msg: EmailMessage, **options: Any) -> MessageWidget:
+    return MessageWidget(view_of(msg, **options))
 
 
 @pytest.mark.usefixtures("dummy_comm")
-def test_widget_shows_headers_and_tabs() -> None:
-    box = view_of(mixed()).widget()
-    assert isinstance(box, ipywidgets.VBox)
-    head = box.children[0]
-    assert isinstance(head, ipywidgets.HTML) and "Caf\u00e9 \u2713 report" in head.value
-    [tabs] = of_type(box, ipywidgets.Tab)
-    assert tabs.titles == TAB_TITLES == ("Text", "HTML", "Source", "MIME tree")
-    text, html, source, tree = (pane.value for pane in tabs.children)
-    assert "hello caf\u00e9" in text and "<b>caf\u00e9</b>" in html
-    assert "Content-Type: multipart/mixed" in source and "application/pdf" in tree
-    assert not of_type(box, ipywidgets.ToggleButton)  # no remote images, no toggle
+def test_widget_shows_headers_and_one_pane_at_a_time() -> None:
+    shown = viewer(mixed())
+    assert shown.choice.options == PANES == ("Text", "HTML", "Source", "MIME tree")
+    assert shown.choice.value == "Text"  # the text part first; HTML first only without one
+    html_only = MessageWidget(MessageView(raw("Content-Type: text/html", b"<p>x")))
+    assert html_only.choice.value == "HTML"
+    assert "Caf\u00e9 \u2713 report" in shown.html.value and "hello caf\u00e9" in shown.html.value
+    assert "report.pdf" in shown.html.value  # the attachments table
+    seen = {}
+    for pane in PANES:
+        shown.choice.value = pane
+        seen[pane] = shown.html.value
+        assert "Caf\u00e9 \u2713 report" in seen[pane]  # the headers stay
+    assert "hello caf\u00e9" in seen["Text"] and "<b>caf\u00e9</b>" not in seen["Text"]
+    assert "<b>caf\u00e9</b>" in seen["HTML"]
+    assert "Content-Type: multipart/mixed" in seen["Source"]
+    assert "<li>multipart/mixed" in seen["MIME tree"] and "application/pdf" in seen["MIME tree"]
+    assert IMAGES not in shown.choice.options  # no remote images, no choice to load them
+
+
+def test_the_viewer_is_within_the_widget_budget_and_a_choice_builds_nothing(
+    dummy_comm: list[DummyComm],
+) -> None:
+    body = mixed(html=HOSTILE_HTML).as_bytes(policy=policy.SMTP)
+    reply = Pop3Reply(True, "message follows", body=body, command="RETR")
+    costs = []
+    for _ in range(2):  # shown twice, the same cost
+        before = len(dummy_comm)
+        box = ReplyView(reply, "RETR 1", "s", "POP3").widget()
+        costs.append(len(dummy_comm) - before)
+    assert costs[0] <= BUDGET and costs == [costs[0]] * 2, costs
+    assert "+OK" in html_of(box) and "Caf\u00e9 \u2713 report" in html_of(box)
+    [html] = [w for w in box.children if isinstance(w, ipywidgets.HTML)]  # one for what is read
+    [choice] = [w for w in box.children if isinstance(w, ipywidgets.ToggleButtons)]
+    before = len(dummy_comm)
+    for pane in (*choice.options, "Text"):
+        choice.value = pane
+    assert len(dummy_comm) == before and "hello caf\u00e9" in html.value
+    assert "Caf\u00e9 \u2713 report" in html.value and "+OK" in html.value  # head and reply stay
+    box.close()
+    assert all(w.comm is None for w in (html, choice, html.style, html.layout))
 
 
 @pytest.mark.usefixtures("dummy_comm")
 def test_save_button_writes_the_file_and_reports_it(tmp_path: Path) -> None:
-    box = view_of(mixed(), save_folder=tmp_path).widget()
-    [row] = of_type(box, ipywidgets.HBox)
-    name, kind, size, button = row.children
-    assert (name.value, kind.value, size.value) == ("report.pdf", "application/pdf", "12 KiB")
-    button.click()
+    shown = viewer(mixed(), save_folder=tmp_path)
+    assert shown.pick is not None and shown.save is not None
+    assert shown.pick.label == "report.pdf (application/pdf, 12 KiB)"
+    shown.save.click()
     assert (tmp_path / "report.pdf").read_bytes() == PDF
-    output = box.children[-1]
-    assert isinstance(output, ipywidgets.Output)
-    assert output.outputs[-1]["text"] == f"saved to {tmp_path / 'report.pdf'}\n"
+    assert f"saved to {tmp_path / 'report.pdf'}" in shown.html.value
+    assert MessageWidget(MessageView(raw("Subject: none"))).pick is None  # no attachments
 
 
 @pytest.mark.usefixtures("dummy_comm")
 def test_save_button_reports_errors(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_bytes(b"")
-    box = view_of(mixed(), save_folder=blocker).widget()
-    of_type(box, ipywidgets.HBox)[0].children[-1].click()
-    [out] = box.children[-1].outputs
-    assert out["name"] == "stderr" and out["text"].startswith("could not save report.pdf:")
+    shown = viewer(mixed(), save_folder=blocker)
+    shown.save.click()
+    assert "could not save report.pdf:" in shown.html.value
 
 
 @pytest.mark.usefixtures("dummy_comm")
-def test_remote_images_toggle_rebuilds_the_html_pane() -> None:
-    box = view_of(mixed(html=HOSTILE_HTML)).widget()
-    [toggle] = of_type(box, ipywidgets.ToggleButton)
-    pane = of_type(box, ipywidgets.Tab)[0].children[1]
-    assert TRACKER not in pane.value and "2 remote image(s) not loaded" in pane.value
-    toggle.value = True
-    assert f'src="{TRACKER}"' in pane.value and "onerror" not in pane.value
-    toggle.value = False
-    assert TRACKER not in pane.value
+def test_remote_images_load_only_when_chosen() -> None:
+    shown = viewer(mixed(html=HOSTILE_HTML))
+    assert shown.choice.options == ("Text", "HTML", IMAGES, "Source", "MIME tree")
+    shown.choice.value = "HTML"
+    assert TRACKER not in shown.html.value and "2 remote image(s) not loaded" in shown.html.value
+    shown.choice.value = IMAGES
+    assert f'src="{TRACKER}"' in shown.html.value and "onerror" not in shown.html.value
+    shown.choice.value = "HTML"
+    assert TRACKER not in shown.html.value
+    asked = viewer(mixed(html=HOSTILE_HTML), remote_images=True)  # loaded from the start
+    asked.choice.value = "HTML"
+    assert IMAGES not in asked.choice.options and f'src="{TRACKER}"' in asked.html.value
 
 
 # --- the bundle ----------------------------------------------------------------------------------
@@ -493,3 +532,65 @@ def test_bundle_inside_a_kernel_adds_the_widget() -> None:
     bundle = view_of(mixed())._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/html", WIDGET_MIME}
     assert bundle[WIDGET_MIME]["model_id"] == DummyComm.comm_id  # made on the dummy comm
+
+
+@pytest.mark.usefixtures("dummy_comm")
+def test_save_reports_an_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    shown = viewer(mixed(), save_folder="saved")
+    shown.save.click()
+    assert f"saved to {tmp_path / 'saved/report.pdf'}" in shown.html.value
+
+
+# --- partial messages (TOP), fetched from the lab server -----------------------------------------
+
+
+@pytest.fixture
+def top_of(lab: LabServer) -> Callable[[int], bytes]:
+    """TOP 1 n of mixed() delivered to alice over SMTP and read back over POP3 (real sockets)."""
+    with smtplib.SMTP(lab.endpoints.host, lab.endpoints.smtp) as smtp:
+        smtp.send_message(mixed(), "bob@lab.test", ["alice@lab.test"])
+    session = Pop3Session("top", Settings(lab.endpoints.host, lab.endpoints.pop3))
+    session.connect()
+    assert session.login("alice", "alice-password", "user").ok
+
+    def top(lines: int) -> bytes:
+        reply = session.command(f"TOP 1 {lines}")
+        assert isinstance(reply, Pop3Reply) and reply.ok
+        return reply.body
+
+    return top
+
+
+def test_top_n_0_of_a_multipart_message_is_headers_only(top_of: Callable[[int], bytes]) -> None:
+    whole = MessageView(top_of(10_000), title="RETR 1")
+    assert whole.partial is None and whole.defects == [] and whole.attachments
+    view = MessageView(top_of(0), title="TOP 1 0")
+    assert view.partial == "headers only (TOP 1 0): no body was asked for"
+    assert view.defects == [] and view.subject == "Caf\u00e9 \u2713 report"
+    text, page = view.as_text(), view.as_html()
+    for shown in (text, page):
+        assert "headers only (TOP 1 0)" in shown and "problem" not in shown
+        assert "not found" not in shown and "invariant" not in shown and "no text part" not in shown
+    assert MessageView(top_of(0), top=0).partial == "headers only (TOP n 0): no body was asked for"
+
+
+def test_top_n_lines_says_first_n_lines_and_no_truncation_defects(
+    top_of: Callable[[int], bytes],
+) -> None:
+    view = MessageView(top_of(8), title="top 1 8")
+    assert view.partial == "first 8 line(s) of the body (TOP 1 8): the rest was not asked for"
+    assert view.defects == [] and "problem" not in view.as_text()
+    assert "first 8 line(s)" in view.as_html()
+
+
+def test_the_reply_view_of_top_shows_a_partial_message(top_of: Callable[[int], bytes]) -> None:
+    reply = Pop3Reply(True, "top of message follows", body=top_of(0), command="TOP")
+    text = ReplyView(reply, "TOP 1 0", "top", "POP3").as_html()
+    assert "headers only (TOP 1 0)" in text and "problem" not in text
+
+
+def test_a_broken_whole_message_still_reports_its_defects() -> None:
+    cut = raw('Subject: a\nContent-Type: multipart/mixed; boundary="b"', b"no boundary here\r\n")
+    assert any("boundary" in d for d in MessageView(cut).defects)
+    assert not any("boundary" in d for d in MessageView(cut, top=1).defects)

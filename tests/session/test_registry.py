@@ -1,5 +1,6 @@
 # What this module does: tests of the named-session registry (mailmagic/session/registry.py):
-# add, replace (the old one closed), switch, close one or all, clear errors for unknown names.
+# add, replace (the old one closed), switch, close one or all, clear errors for unknown names, and
+# the same words ("no open SMTP session") before the first session and after the last is closed.
 from __future__ import annotations
 
 import pytest
@@ -15,7 +16,7 @@ def make(name: str) -> SmtpSession:
 
 def test_add_use_close() -> None:
     registry: Registry[SmtpSession] = Registry("SMTP")
-    with pytest.raises(NoSession, match="no SMTP session yet"):
+    with pytest.raises(NoSession, match=r"^no open SMTP session: %smtp open first$"):
         registry.get()
     a, b = registry.add(make("a")), registry.add(make("b"))
     assert registry.get() is b and len(registry) == 2
@@ -39,3 +40,19 @@ def test_close_all() -> None:
     registry.close_all()
     assert len(registry) == 0 and registry.current_name is None
     assert all(s.status == "closed" for s in sessions)
+
+
+@pytest.mark.parametrize("close", ["one by one", "all at once"])
+def test_after_every_session_is_closed_none_is_open_not_none_yet(close: str) -> None:
+    registry: Registry[SmtpSession] = Registry("SMTP")
+    for name in "ab":
+        registry.add(make(name))
+    if close == "all at once":
+        registry.close_all()
+    else:
+        registry.close()
+        registry.close()
+    with pytest.raises(NoSession, match=r"^no open SMTP session: %smtp open first$"):
+        registry.get()
+    with pytest.raises(NoSession, match=r"^no open POP3 session: %pop3 open first$"):
+        Registry[SmtpSession]("POP3").close()
