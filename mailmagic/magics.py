@@ -13,7 +13,8 @@
 # lab's implicit-TLS listeners (smtps, pop3s) are opened with TLS even without --tls. `%pop3
 # fetch` and `%smtp bulk` show a progress bar that says when they finished (or stopped). Settings
 # are traitlets (`%config SMTPMagic.timeout = 10`); misuse raises UsageError with one line saying
-# what to do.
+# what to do. Loading the extension hooks display/live.py's CELLS to IPython's pre_run_cell, so a
+# cell that runs again closes the widgets it showed before.
 #
 # Comments: outside message text, an unquoted `#` that stands alone as a word (at the start of a
 # line or after a space, and before a space or the end) starts a comment that runs to the end of
@@ -35,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar, NoReturn, TypeVar, cast
 
 from IPython.core import magic as _magic
@@ -46,6 +48,7 @@ from traitlets import Bool, Float, Int, Unicode
 from mailmagic.display.cell import CellView
 from mailmagic.display.fetch import FetchView, ProgressBar
 from mailmagic.display.lab import LabView
+from mailmagic.display.live import CELLS
 from mailmagic.display.mailbox import MailboxView
 from mailmagic.display.reply import ReplyView, is_failure, status_of
 from mailmagic.display.session import SessionsView, SessionView
@@ -940,10 +943,23 @@ def load_ipython_extension(ipython: Any) -> None:
         ipython.register_magics(magic)
         ipython.configurables.append(magic)
     atexit.register(context.close_all)
+    ipython.events.register("pre_run_cell", CELLS.start)  # a re-run cell's old widgets close
+    CELLS.start(_running_cell(ipython))  # the cell loading us ran before its hook was there
+
+
+def _running_cell(ipython: Any) -> SimpleNamespace:
+    """The cell running now, as a pre_run_cell hook would see it: its id from the request's
+    metadata (JupyterLab and Notebook 7 send ``cellId``), None outside a kernel."""
+    get_parent = getattr(getattr(ipython, "kernel", None), "get_parent", None)
+    parent = get_parent() if callable(get_parent) else {}
+    metadata = parent.get("metadata") if isinstance(parent, dict) else None
+    return SimpleNamespace(cell_id=(metadata or {}).get("cellId"))
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext mailmagic``: close every session and stop the lab server."""
+    if CELLS.start in ipython.events.callbacks["pre_run_cell"]:
+        ipython.events.unregister("pre_run_cell", CELLS.start)
     magic = ipython.magics_manager.registry.get("SMTPMagic")
     if isinstance(magic, SMTPMagic):
         magic.context.close_all()

@@ -14,6 +14,7 @@ import getpass
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,10 +24,11 @@ from IPython.core.interactiveshell import InteractiveShell
 from mailmagic import load_ipython_extension, magics, unload_ipython_extension
 from mailmagic.display.cell import CellView
 from mailmagic.display.fetch import ProgressBar
+from mailmagic.display.live import CELLS
 from mailmagic.display.mailbox import MailboxWidget
 from mailmagic.display.message import MessageView, payload_bytes
 from mailmagic.display.reply import ReplyView
-from mailmagic.magics import ExpectFailed, _tls_hint, split_options
+from mailmagic.magics import ExpectFailed, _running_cell, _tls_hint, split_options
 from mailmagic.session.base import Settings
 
 S220_READY = 220
@@ -84,6 +86,19 @@ def test_the_extension_registers_every_magic(ip: Shell) -> None:
     for name in ("smtp", "pop3"):
         assert ip.shell.find_line_magic(name) and ip.shell.find_cell_magic(name)
     assert ip.shell.find_line_magic("maillab")
+
+
+def test_the_extension_closes_a_re_run_cell_s_widgets_and_knows_the_loading_cell(
+    ip: Shell,
+) -> None:
+    assert CELLS.start in ip.shell.events.callbacks["pre_run_cell"]
+    parent = {"metadata": {"cellId": "cell-7"}}
+    in_lab = SimpleNamespace(kernel=SimpleNamespace(get_parent=lambda: parent))
+    assert _running_cell(in_lab).cell_id == "cell-7"  # JupyterLab sends the cell's id
+    assert _running_cell(ip.shell).cell_id is None  # a terminal or a test shell: no kernel
+    unload_ipython_extension(ip.shell)
+    assert CELLS.start not in ip.shell.events.callbacks["pre_run_cell"]
+    load_ipython_extension(ip.shell)  # as the fixture expects to find it
 
 
 def test_open_without_a_lab_says_what_to_do(ip: Shell) -> None:

@@ -1,11 +1,14 @@
 # What this module does: the one recipe every view uses for `_repr_mimebundle_`: text/plain and
 # text/html always, and the ipywidgets view on top only inside a kernel (a terminal IPython or a
 # test shell gets no widgets it cannot show). A saved notebook keeps text/html, so it still reads
-# on GitHub and in nbconvert once widget state is stripped.
+# on GitHub and in nbconvert once widget state is stripped. Every widget view shown is handed to
+# live.CELLS, which closes it when its cell runs again.
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from mailmagic.display.live import CELLS
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -25,7 +28,7 @@ def mimebundle(text: str, html: str, widget: Callable[[], Any] | None = None) ->
     """The bundle: text/plain, text/html, and the widget view when in a kernel."""
     bundle: dict[str, Any] = {"text/plain": text, "text/html": html}
     if widget is not None and in_kernel():
-        view = widget()._repr_mimebundle_()
+        view = CELLS.add(widget())._repr_mimebundle_()
         if isinstance(view, dict) and WIDGET_MIME in view:
             bundle[WIDGET_MIME] = view[WIDGET_MIME]
     return bundle

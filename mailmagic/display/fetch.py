@@ -14,6 +14,7 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.bundle import in_kernel, mimebundle
+from mailmagic.display.live import CELLS
 from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.protocol.codes import human_size
 from mailmagic.session.fetch import FetchedMessage, FetchResult
@@ -40,7 +41,7 @@ class ProgressBar:
             )
             from IPython.display import display
 
-            display(self.bar)  # type: ignore[no-untyped-call]
+            display(CELLS.add(self.bar))  # type: ignore[no-untyped-call]
         self.bar.value = done
         self.bar.max = max(total, 1)
 

@@ -55,3 +55,27 @@ def cascade(box: W) -> W:
 
     when_closed(box, close_children)
     return box
+
+
+class CellWidgets:
+    """The widgets shown by each notebook cell, by the cell's id; ``start`` is IPython's
+    ``pre_run_cell`` hook (``shell.events``): it closes what the same cell showed last time."""
+
+    def __init__(self) -> None:
+        self._shown: dict[str, list[Any]] = {}
+        self._cell: str | None = None
+
+    def start(self, info: Any) -> None:
+        """A cell is about to run: close the widgets its last run showed."""
+        self._cell = getattr(info, "cell_id", None)
+        for widget in self._shown.pop(self._cell or "", []):
+            close_tree(widget)
+
+    def add(self, widget: W) -> W:
+        """``widget`` is shown by the running cell (outside a cell with an id: not tracked)."""
+        if self._cell is not None:
+            self._shown.setdefault(self._cell, []).append(widget)
+        return widget
+
+
+CELLS = CellWidgets()

@@ -1,12 +1,16 @@
 # What this module does: tests of mailmagic/display/live.py with widgets on a dummy comm: a
 # widget holds its subscriptions and closes them when it closes, and closing a box closes every
 # widget under it (Layout and Style models too), so a closed view is never called again and the
-# listener lists stay bounded.
+# listener lists stay bounded; and a cell that runs again closes the widgets it showed last time.
 from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
 
 import ipywidgets as widgets
 
-from mailmagic.display.live import cascade, close_tree, hold, when_closed
+from mailmagic.display.bundle import WIDGET_MIME, mimebundle
+from mailmagic.display.live import CELLS, CellWidgets, cascade, close_tree, hold, when_closed
 from mailmagic.session.transcript import Entry, Transcript
 from tests.display.conftest import DummyComm
 
@@ -41,3 +45,40 @@ def test_closing_a_box_closes_every_widget_under_it(dummy_comm: list[DummyComm])
     close_tree(other)
     assert other.comm is None and other.children[0].comm is None
     assert other.layout.comm is None and other.children[0].style.comm is None  # models too
+
+
+def run_cell(cells: CellWidgets, cell_id: str | None) -> widgets.VBox:
+    """What IPython's pre_run_cell hook and a cell showing one view do."""
+    cells.start(SimpleNamespace(cell_id=cell_id))
+    return cells.add(widgets.VBox([widgets.HTML("x"), widgets.Button()]))
+
+
+def test_a_cell_that_runs_again_closes_what_it_showed(dummy_comm: list[DummyComm]) -> None:
+    cells = CellWidgets()
+    first_a, first_b = run_cell(cells, "a"), run_cell(cells, "b")
+    second_a = run_cell(cells, "a")
+    assert all(w.comm is None for w in (first_a, *first_a.children, first_a.layout))
+    assert first_b.comm is not None and second_a.comm is not None
+    untracked = run_cell(cells, None)  # a terminal or a test shell: cells have no id
+    cells.start(SimpleNamespace(cell_id=None))
+    assert untracked.comm is not None
+
+
+def test_a_shown_view_is_closed_when_its_cell_runs_again(
+    dummy_comm: list[DummyComm], in_a_kernel: Any
+) -> None:
+    shown: list[widgets.VBox] = []
+
+    def view() -> widgets.VBox:
+        shown.append(cascade(widgets.VBox([widgets.HTML("x")])))
+        return shown[-1]
+
+    def run() -> None:
+        CELLS.start(SimpleNamespace(cell_id="cell-1"))
+        assert WIDGET_MIME in mimebundle("t", "h", view)
+
+    run()
+    run()
+    first, second = shown
+    assert first.comm is None and first.children[0].comm is None and second.comm is not None
+    CELLS.start(SimpleNamespace(cell_id="cell-1"))  # leave nothing open for other tests
