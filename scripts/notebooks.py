@@ -1,23 +1,25 @@
 #!/usr/bin/env python
-# What this module does: builds the tutorial notebooks from their sources. Each notebook is
-# written as Markdown in notebooks/src/NN-name.md (prose, and ```python fenced blocks that become
-# code cells), then converted to notebooks/NN-name.ipynb, executed top to bottom on a fresh kernel
-# against the lab server, and saved with its outputs but without widget state (so GitHub and
-# nbconvert show the text/html fallbacks).
+# What this module does: builds the tutorial notebooks from their sources. Each tutorial is a
+# jupytext pair (notebooks/jupytext.toml): the Markdown source notebooks/src/NN-name.md (prose,
+# and ```python fenced code cells) and notebooks/NN-name.ipynb. The build reads each source with
+# jupytext, executes it top to bottom on a fresh kernel against the lab server, and saves the
+# notebook with its outputs but without widget state (so GitHub and nbconvert show the text/html
+# fallbacks). With jupytext in JupyterLab, editing either file of a pair updates the other.
 #
-#   python scripts/notebooks.py build [NAME ...]   convert, execute, save (all by default)
+#   python scripts/notebooks.py build [NAME ...]   read, execute, save (all by default)
 #   python scripts/notebooks.py check              fail if an .ipynb's cells differ from its .md
 #
-# Fence options: ```python hidden``` collapses the cell's input (a solution, shown on a click);
-# a first line `<!-- execute: no -->` leaves the notebook unexecuted (the real-servers one).
+# A source whose first cell starts `<!-- execute: no -->` is saved unexecuted (the real-servers
+# one, which needs the internet); solution cells are hidden with jupytext's cell metadata
+# (```python jupyter={"source_hidden": true} tags=["solution"]).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
+import jupytext
 import nbformat
 from nbclient import NotebookClient
 
@@ -25,44 +27,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "notebooks" / "src"
 OUTPUT = ROOT / "notebooks"
 NO_EXECUTE = "<!-- execute: no -->"
-_FENCE = re.compile(r"^```python(?P<options>[^\n]*)\n(?P<code>.*?)^```\s*$", re.M | re.S)
-KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-
-
-def cells_of(text: str) -> list[Any]:
-    """The notebook cells of a Markdown source: prose between fences, code inside them."""
-    cells: list[Any] = []
-    position = 0
-    for match in _FENCE.finditer(text):
-        _add_markdown(cells, text[position : match.start()])
-        cell = nbformat.v4.new_code_cell(match["code"].rstrip("\n"))
-        if "hidden" in match["options"].split():
-            cell.metadata["jupyter"] = {"source_hidden": True}
-            cell.metadata["tags"] = ["solution"]
-        cells.append(cell)
-        position = match.end()
-    _add_markdown(cells, text[position:])
-    return cells
-
-
-def _add_markdown(cells: list[Any], chunk: str) -> None:
-    chunk = chunk.replace(NO_EXECUTE, "").strip("\n")
-    if chunk.strip():
-        cells.append(nbformat.v4.new_markdown_cell(chunk))
 
 
 def notebook_of(source: Path) -> Any:
     """A fresh (unexecuted) notebook from one source file."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = cells_of(source.read_text(encoding="utf-8"))
-    nb.metadata["kernelspec"] = KERNEL
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
+    return jupytext.read(source)
 
 
 def executes(source: Path) -> bool:
     """False for sources marked `<!-- execute: no -->` (they need the internet)."""
-    return not source.read_text(encoding="utf-8").startswith(NO_EXECUTE)
+    cells = notebook_of(source).cells
+    return not (cells and cells[0].source.startswith(NO_EXECUTE))
 
 
 def execute(nb: Any, folder: Path, timeout: int = 120) -> Any:
@@ -82,7 +57,7 @@ def execute(nb: Any, folder: Path, timeout: int = 120) -> Any:
 
 
 def build(names: list[str]) -> None:
-    """Convert, execute and save the named sources (all when none are named)."""
+    """Read, execute and save the named sources (all when none are named)."""
     for source in sorted(SOURCES.glob("*.md")):
         if names and source.stem not in names:
             continue
@@ -90,6 +65,7 @@ def build(names: list[str]) -> None:
         if executes(source):
             execute(nb, OUTPUT)
         target = OUTPUT / f"{source.stem}.ipynb"
+        nb.metadata.pop("jupytext", None)  # the pairing is notebooks/jupytext.toml's
         nbformat.write(nb, target)
         print(f"wrote {target.relative_to(ROOT)}")
 
