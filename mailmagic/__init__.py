@@ -1,5 +1,7 @@
 # What this module does: the mailmagic package root: its version, and the IPython extension hooks
-# (`%load_ext mailmagic`), imported lazily so the lab server runs without IPython installed.
+# (`%load_ext mailmagic`). The hooks import the magics only when called, so `import mailmagic.lab`
+# and `python -m mailmagic.lab` never import IPython, ipywidgets or traitlets: the lab server runs
+# in a process that cannot import them (tests/lab/test_main.py checks it).
 from __future__ import annotations
 
 from typing import Any

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-END_OF_DATA = b".\r\n"
+END_OF_DATA_LINE = b".\r\n"
 
 LINE_TOO_LONG = (
     "500 5.5.2 Line too long: line {line} is over 1000 octets with its CRLF "
@@ -84,7 +84,7 @@ class MailData:
 
     def take(self, line: TextLine) -> bool:
         """Take one line; True when it is the end of the data, which is not part of it."""
-        if line.data == END_OF_DATA and self.at_line_start and not line.too_long:
+        if line.data == END_OF_DATA_LINE and self.at_line_start and not line.too_long:
             return True
         self.at_line_start = line.crlf
         self.count += 1

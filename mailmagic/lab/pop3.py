@@ -3,11 +3,14 @@
 #
 # It speaks RFC 1939 (POP3) with the RFC 2449 extension mechanism (CAPA, response codes, PIPELINING,
 # the 255-octet command line), RFC 2595 STLS, RFC 5034 AUTH with SASL PLAIN (RFC 4616) and the
-# RFC 3206 response codes [AUTH] and [SYS/TEMP]. A session walks AUTHORIZATION -> TRANSACTION ->
-# UPDATE; which verbs each state accepts, and which state a successful one leads to, sit in one
-# table, TRANSITIONS. DELE only marks a message: removal happens when QUIT in TRANSACTION enters
-# UPDATE (RFC 1939 section 6). Any other end of a session (EOF, reset, idle timeout, a fault's drop)
-# removes nothing, and the maildrop lock is always released.
+# RFC 3206 response codes [AUTH] and [SYS/TEMP]. The rules are not here: how a command line is
+# read, which verbs each state accepts, how many arguments each takes and which state a +OK leads
+# to are protocol/pop3_rules.py's, the table the client connection reads too. This module is the
+# server's side: a handler per verb it offers (UTF8 and LANG it does not), the maildrop, the
+# replies. A session walks CONNECTED -> AUTHORIZATION -> TRANSACTION -> UPDATE by that table. DELE
+# only marks a message: removal happens when QUIT in TRANSACTION enters UPDATE (RFC 1939 section
+# 6). Any other end of a session (EOF, reset, idle timeout, a fault's drop) removes nothing, and
+# the maildrop lock is always released.
 #
 # Lines are read with StreamReader.readuntil under whatever `limit=` the listener was started with
 # (the default 64 KiB is fine): on LimitOverrunError the bytes seen so far are thrown away and
@@ -18,8 +21,8 @@
 # Output is queued and written when the queue is that big or the session is about to wait for a
 # command, so the replies to pipelined commands share writes. The idle timeout (RFC 1939 section 3
 # autologout) is one timer per session that each line read and each drain pushes back; when it
-# fires it aborts the transport. Handlers return Reply values and the session loop queues them;
-# AUTH's "+ " continuation is the one handler that queues output itself.
+# fires it aborts the transport. Handlers return ServerReply values and the session loop queues
+# them; AUTH's "+ " continuation is the one handler that queues output itself.
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +38,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, replace
-from enum import Enum
 
 from mailmagic.lab.config import LabConfig, local_part
 from mailmagic.lab.faults import Faults
@@ -46,11 +48,21 @@ from mailmagic.lab.store import (
     crlf_blocks,
     crlf_lines,
 )
+from mailmagic.protocol.pop3_rules import (
+    CONNECT,
+    MAX_COMMAND_LINE,
+    TOO_LONG,
+    TRANSITIONS,
+    CommandRefused,
+    Pop3Command,
+    Pop3State,
+    check_command,
+    read_command,
+    typed_usage,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_COMMAND_LINE = 255
-"""Octets in one command line, CRLF included (RFC 2449 section 4)."""
 MAX_SASL_LINE = 4096
 """Octets in one AUTH continuation line: RFC 5034 section 4 sends long responses that way."""
 DRAIN_EVERY = 64 * 1024
@@ -58,78 +70,11 @@ DRAIN_EVERY = 64 * 1024
 CLOSE_TIMEOUT = 5.0
 """Seconds to wait for a closing connection (a TLS shutdown) before giving up on it."""
 IMPLEMENTATION = "mailmagic-lab"
-SASL_MECHANISMS = ("PLAIN",)
+OFFERED_SASL_MECHANISMS = ("PLAIN",)
 BAD_CREDENTIALS = "[AUTH] invalid user name or password"
-TOO_LONG = (
-    f"command line too long: the limit is {MAX_COMMAND_LINE} octets including CRLF "
-    "(RFC 2449 section 4); the line was discarded"
-)
 _NO_SECRET = "\0no such user\0"  # checked for unknown users, so they answer like wrong passwords
 _NUMBER = re.compile(r"[0-9]+")
 _LINE_DOT = re.compile(rb"\n\.")
-
-
-class State(Enum):
-    """The session states of RFC 1939 section 3."""
-
-    AUTHORIZATION = "AUTHORIZATION"
-    TRANSACTION = "TRANSACTION"
-    UPDATE = "UPDATE"
-
-
-_MAILDROP_VERBS = ("STAT", "LIST", "RETR", "TOP", "DELE", "NOOP", "RSET", "UIDL", "CAPA")
-
-TRANSITIONS: Mapping[State, Mapping[str, State]] = {
-    State.AUTHORIZATION: {
-        "USER": State.AUTHORIZATION,
-        "PASS": State.TRANSACTION,
-        "APOP": State.TRANSACTION,
-        "AUTH": State.TRANSACTION,
-        "STLS": State.AUTHORIZATION,
-        "CAPA": State.AUTHORIZATION,
-        "QUIT": State.AUTHORIZATION,  # closes without entering UPDATE (RFC 1939 section 4)
-    },
-    State.TRANSACTION: {**dict.fromkeys(_MAILDROP_VERBS, State.TRANSACTION), "QUIT": State.UPDATE},
-    State.UPDATE: {},
-}
-"""State -> verb valid in it -> state after a +OK (RFC 1939 sections 4-6, RFC 2449, RFC 2595)."""
-
-VALID_VERBS: Mapping[State, frozenset[str]] = {s: frozenset(v) for s, v in TRANSITIONS.items()}
-
-STATE_HINTS: Mapping[State, str] = {
-    State.AUTHORIZATION: "log in with USER and PASS first",
-    State.TRANSACTION: "you are logged in already (QUIT ends the session)",
-    State.UPDATE: "the session is ending",
-}
-
-
-@dataclass(frozen=True)
-class Syntax:
-    """How many arguments a verb takes; ``rest_of_line`` makes the whole rest one argument."""
-
-    usage: str
-    min_args: int = 0
-    max_args: int = 0
-    rest_of_line: bool = False
-
-
-COMMAND_SYNTAX: Mapping[str, Syntax] = {
-    "USER": Syntax("USER name", 1, 1),
-    "PASS": Syntax("PASS password", 1, 1, rest_of_line=True),  # spaces allowed: RFC 1939 sect. 7
-    "APOP": Syntax("APOP name digest", 2, 2),
-    "AUTH": Syntax("AUTH [mechanism [initial-response]]", 0, 2),
-    "STLS": Syntax("STLS"),
-    "CAPA": Syntax("CAPA"),
-    "QUIT": Syntax("QUIT"),
-    "STAT": Syntax("STAT"),
-    "LIST": Syntax("LIST [msg]", 0, 1),
-    "RETR": Syntax("RETR msg", 1, 1),
-    "TOP": Syntax("TOP msg n", 2, 2),
-    "DELE": Syntax("DELE msg", 1, 1),
-    "NOOP": Syntax("NOOP"),
-    "RSET": Syntax("RSET"),
-    "UIDL": Syntax("UIDL [msg]", 0, 1),
-}
 
 
 @dataclass(frozen=True)
@@ -144,15 +89,7 @@ class Pop3Context:
 
 
 @dataclass(frozen=True)
-class Command:
-    """One parsed command line: the upper-cased verb and its arguments."""
-
-    verb: str
-    args: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Reply:
+class ServerReply:
     """One server reply: status line (no CRLF), optional multi-line body, and what follows it.
 
     ``body`` holds CRLF-ended lines, dot-stuffed on the way out. ``moves`` False keeps the state
@@ -171,25 +108,21 @@ class Reply:
         return self.line.startswith("+OK")
 
 
-class CommandError(Exception):
-    """A command that gets ``-ERR``; the message is the reply text after ``-ERR``."""
-
-
 class _Disconnected(Exception):
     """The client closed its side of the connection."""
 
 
 _SESSION_ENDS = (_Disconnected, ConnectionError, ssl.SSLError)
 
-Handler = Callable[[tuple[str, ...]], Awaitable[Reply]]
+Handler = Callable[[tuple[str, ...]], Awaitable[ServerReply]]
 
 
-def ok(text: str = "", body: Iterable[bytes] | None = None) -> Reply:
-    return Reply(f"+OK {text}".rstrip(), body=body)
+def ok(text: str = "", body: Iterable[bytes] | None = None) -> ServerReply:
+    return ServerReply(f"+OK {text}".rstrip(), body=body)
 
 
-def err(text: str) -> Reply:
-    return Reply(f"-ERR {text}")
+def err(text: str) -> ServerReply:
+    return ServerReply(f"-ERR {text}")
 
 
 def count(items: Sized, noun: str) -> str:
@@ -207,56 +140,10 @@ def apop_digest(timestamp: str, secret: str) -> str:
     return hashlib.md5((timestamp + secret).encode("utf-8")).hexdigest()
 
 
-def parse_command(line: bytes) -> Command:
-    """Split one command line (its CRLF included) into verb and arguments, or raise CommandError.
-
-    Keywords are case-insensitive and arguments are separated by spaces (RFC 1939 section 3).
-    """
-    if len(line) > MAX_COMMAND_LINE:
-        raise CommandError(TOO_LONG)
-    verb, _, rest = _line_text(line).partition(" ")
-    if not verb:
-        raise CommandError("command line starts with a space; start it with a keyword such as CAPA")
-    verb = verb.upper()
-    syntax = COMMAND_SYNTAX.get(verb)
-    if syntax is not None and syntax.rest_of_line:
-        return Command(verb, (rest,) if rest else ())
-    return Command(verb, tuple(rest.split()))
-
-
-def _line_text(line: bytes) -> str:
-    body = line.removesuffix(b"\n").removesuffix(b"\r")
-    if not body.strip(b" "):
-        raise CommandError("empty command line; send a command such as CAPA or QUIT")
-    if not body.isascii():
-        raise CommandError("command line contains non-ASCII bytes; POP3 commands are ASCII text")
-    control = next((byte for byte in body if byte < 0x20 or byte == 0x7F), None)
-    if control is not None:
-        raise CommandError(
-            f"command line contains the control character 0x{control:02X}; "
-            "separate arguments with single spaces"
-        )
-    return body.decode("ascii")
-
-
-def check_arity(command: Command, syntax: Syntax) -> None:
-    """Raise CommandError unless ``command`` has as many arguments as ``syntax`` allows."""
-    count = len(command.args)
-    if syntax.min_args <= count <= syntax.max_args:
-        return
-    if syntax.max_args == 0:
-        wanted = "no arguments"
-    elif syntax.min_args == syntax.max_args:
-        wanted = f"{syntax.min_args} argument{'s' if syntax.min_args > 1 else ''}"
-    else:
-        wanted = f"{syntax.min_args} to {syntax.max_args} arguments"
-    raise CommandError(f"{command.verb} takes {wanted}, got {count}; usage: {syntax.usage}")
-
-
 def parse_number(text: str, what: str, usage: str) -> int:
-    """``text`` as a decimal number, or CommandError naming ``what`` was expected."""
+    """``text`` as a decimal number, or CommandRefused naming ``what`` was expected."""
     if not _NUMBER.fullmatch(text):
-        raise CommandError(f'"{text}" is not {what}; usage: {usage}')
+        raise CommandRefused(f'"{text}" is not {what}; usage: {usage}')
     return int(text)
 
 
@@ -266,12 +153,12 @@ def decode_plain(response: str) -> tuple[str, str]:
         raw = b"" if response == "=" else base64.b64decode(response, validate=True)
         authzid, authcid, password = raw.decode("utf-8").split("\0")
     except ValueError:  # binascii.Error, UnicodeDecodeError and a wrong count of NULs
-        raise CommandError(
+        raise CommandRefused(
             "malformed AUTH PLAIN response: send base64 of authzid NUL user NUL password "
             "(RFC 4616 section 2)"
         ) from None
     if authzid not in ("", authcid):
-        raise CommandError(f"[AUTH] {authcid} may not act as {authzid}; leave authzid empty")
+        raise CommandRefused(f"[AUTH] {authcid} may not act as {authzid}; leave authzid empty")
     return authcid, password
 
 
@@ -351,7 +238,7 @@ def discard_buffered_input(reader: asyncio.StreamReader) -> int:
     return size
 
 
-class Pop3Session:
+class Pop3ServerSession:
     """One POP3 connection, from the greeting to the close."""
 
     def __init__(
@@ -360,7 +247,7 @@ class Pop3Session:
         self.ctx = ctx
         self.reader = reader
         self.writer = writer
-        self.state = State.AUTHORIZATION
+        self.state = Pop3State.CONNECTED  # AUTHORIZATION once greeted (see run)
         self.timestamp = apop_timestamp(ctx.config.hostname)
         self.tls_active = ctx.implicit_tls
         self.user: str | None = None  # given by USER, waiting for PASS
@@ -400,6 +287,7 @@ class Pop3Session:
         try:
             hostname = self.ctx.config.hostname
             await self._send(ok(f"{hostname} POP3 server ready {self.timestamp}"))
+            self.state = TRANSITIONS[self.state][CONNECT]
             await self._serve()
         except _SESSION_ENDS as exc:
             if self.timed_out:
@@ -462,7 +350,7 @@ class Pop3Session:
                 raise _Disconnected("end of stream") from None
             return None if overrun or len(line) > limit else line
 
-    async def _send(self, reply: Reply) -> None:
+    async def _send(self, reply: ServerReply) -> None:
         """Queue the reply. Queued output goes out in writes of about DRAIN_EVERY octets, each
         followed by a drain, and before the session waits for the next command (_read_line):
         replies to pipelined commands share writes, as a corked socket would."""
@@ -492,7 +380,7 @@ class Pop3Session:
         await self.writer.drain()
         self._touch()
 
-    async def _start_tls(self, reply: Reply) -> None:
+    async def _start_tls(self, reply: ServerReply) -> None:
         """Send +OK to STLS and start the handshake (RFC 2595 section 4).
 
         Nothing is awaited between the write and the handshake taking over the socket, so the
@@ -525,28 +413,28 @@ class Pop3Session:
 
     # --- one command ---------------------------------------------------------------------------
 
-    async def _respond(self, line: bytes | None) -> Reply:
+    async def _respond(self, line: bytes | None) -> ServerReply:
         """The reply to one command line, with the fault rules applied (see faults.py)."""
         if line is None:
             return err(TOO_LONG)
         try:
-            command = parse_command(line)
-        except CommandError as exc:
+            command = read_command(line)
+        except CommandRefused as exc:
             return err(str(exc))
         action = self.ctx.faults.take("pop3", command.verb)
         if action.delay_ms:
             await asyncio.sleep(action.delay_ms / 1000)
         if action.reply is not None:
-            reply = Reply(action.reply)
+            reply = ServerReply(action.reply)
         else:
             reply = await self._dispatch(command)
         return replace(reply, close=True) if action.drop else reply
 
-    async def _dispatch(self, command: Command) -> Reply:
+    async def _dispatch(self, command: Pop3Command) -> ServerReply:
         try:
-            next_state = self._check(command)
+            next_state = check_command(self.state, command, self.handlers)
             reply = await self.handlers[command.verb](command.args)
-        except CommandError as exc:
+        except CommandRefused as exc:
             return err(str(exc))
         except _SESSION_ENDS:
             raise
@@ -555,62 +443,50 @@ class Pop3Session:
             return err("[SYS/TEMP] internal error")
         if reply.ok and reply.moves:
             self.state = next_state
-        return self._update() if self.state is State.UPDATE else reply
+        return self._update() if self.state is Pop3State.UPDATE else reply
 
-    def _check(self, command: Command) -> State:
-        """The state a +OK to ``command`` leads to; CommandError if it is unknown or misplaced."""
-        syntax = COMMAND_SYNTAX.get(command.verb)
-        if syntax is None:
-            raise CommandError(f'unknown command "{command.verb}" (CAPA lists the extensions)')
-        next_state = TRANSITIONS[self.state].get(command.verb)
-        if next_state is None:
-            raise CommandError(
-                f"{command.verb} is not valid in the {self.state.value} state; "
-                f"{STATE_HINTS[self.state]}"
-            )
-        check_arity(command, syntax)
-        return next_state
-
-    def _update(self) -> Reply:
+    def _update(self) -> ServerReply:
         """The UPDATE state (RFC 1939 section 6): remove the marked messages, unlock, sign off."""
         doomed = [message for number, message in self._numbered() if number in self.deleted]
         try:
             self.ctx.store.remove(doomed)
         except OSError as exc:
             log.warning("POP3 UPDATE of %s failed: %s", self.mailbox, exc)
-            return Reply(f"-ERR [SYS/TEMP] some deleted messages not removed: {exc}", close=True)
+            return ServerReply(
+                f"-ERR [SYS/TEMP] some deleted messages not removed: {exc}", close=True
+            )
         finally:
             self._unlock()
         farewell = f"{IMPLEMENTATION} POP3 server signing off ({count(doomed, 'message')} deleted)"
-        return Reply(f"+OK {farewell}", close=True)
+        return ServerReply(f"+OK {farewell}", close=True)
 
     # --- AUTHORIZATION (RFC 1939 section 4, RFC 2595, RFC 5034) ----------------------------------
 
-    async def _user(self, args: tuple[str, ...]) -> Reply:
+    async def _user(self, args: tuple[str, ...]) -> ServerReply:
         self.user = args[0]
         return ok(f"send PASS for {args[0]}")  # the same for unknown users: no enumeration
 
-    async def _pass(self, args: tuple[str, ...]) -> Reply:
+    async def _pass(self, args: tuple[str, ...]) -> ServerReply:
         name, self.user = self.user, None
         if name is None:
-            raise CommandError("PASS must follow USER; send USER name first")
+            raise CommandRefused("PASS must follow USER; send USER name first")
         return self._login(name, lambda secret: same_secret(secret, args[0]))
 
-    async def _apop(self, args: tuple[str, ...]) -> Reply:
+    async def _apop(self, args: tuple[str, ...]) -> ServerReply:
         name, digest = args
         self.user = None
         return self._login(
             name, lambda secret: same_secret(apop_digest(self.timestamp, secret), digest.lower())
         )
 
-    async def _auth(self, args: tuple[str, ...]) -> Reply:
+    async def _auth(self, args: tuple[str, ...]) -> ServerReply:
         self.user = None
         if not args:
-            body = [f"{mechanism}\r\n".encode() for mechanism in SASL_MECHANISMS]
-            return Reply("+OK SASL mechanisms follow", body=body, moves=False)
-        if args[0].upper() not in SASL_MECHANISMS:
-            offered = " ".join(SASL_MECHANISMS)
-            raise CommandError(
+            body = [f"{mechanism}\r\n".encode() for mechanism in OFFERED_SASL_MECHANISMS]
+            return ServerReply("+OK SASL mechanisms follow", body=body, moves=False)
+        if args[0].upper() not in OFFERED_SASL_MECHANISMS:
+            offered = " ".join(OFFERED_SASL_MECHANISMS)
+            raise CommandRefused(
                 f'unsupported SASL mechanism "{args[0]}"; this server offers {offered}'
             )
         response = args[1] if len(args) == 2 else await self._sasl_response()
@@ -622,13 +498,13 @@ class Pop3Session:
         self._queue(b"+ \r\n")  # sent by _read_line, after any reply still queued
         line = await self._read_line(MAX_SASL_LINE)
         if line is None:
-            raise CommandError(f"AUTH response too long: the limit is {MAX_SASL_LINE} octets")
+            raise CommandRefused(f"AUTH response too long: the limit is {MAX_SASL_LINE} octets")
         text = line.rstrip(b"\r\n").decode("ascii", "replace")
         if text == "*":
-            raise CommandError("AUTH cancelled by the client")
+            raise CommandRefused("AUTH cancelled by the client")
         return text
 
-    def _login(self, name: str, check: Callable[[str], bool]) -> Reply:
+    def _login(self, name: str, check: Callable[[str], bool]) -> ServerReply:
         """Open ``name``'s maildrop if ``check`` accepts its secret (RFC 3206 [AUTH] if not)."""
         user = local_part(name, self.ctx.config.local_domains)
         secret = self.ctx.config.users.get(user) if user is not None else None
@@ -637,7 +513,7 @@ class Pop3Session:
             return err(BAD_CREDENTIALS)
         return self._open_maildrop(user)
 
-    def _open_maildrop(self, user: str) -> Reply:
+    def _open_maildrop(self, user: str) -> ServerReply:
         try:
             self.messages = self.ctx.store.acquire(user)
         except MailboxInUse:
@@ -652,26 +528,26 @@ class Pop3Session:
         self.deleted.clear()
         return ok(f"{user}'s maildrop has {self._summary()}")
 
-    async def _stls(self, args: tuple[str, ...]) -> Reply:
+    async def _stls(self, args: tuple[str, ...]) -> ServerReply:
         if self.ctx.implicit_tls:
-            raise CommandError("STLS is not available: this connection is TLS already (POP3S)")
+            raise CommandRefused("STLS is not available: this connection is TLS already (POP3S)")
         if self.tls_active:
-            raise CommandError("STLS is not available: TLS is active already")
+            raise CommandRefused("STLS is not available: TLS is active already")
         if self.ctx.tls_context is None:
-            raise CommandError("STLS is not available: this lab server has no TLS certificate")
-        return Reply("+OK Begin TLS negotiation", start_tls=True)
+            raise CommandRefused("STLS is not available: this lab server has no TLS certificate")
+        return ServerReply("+OK Begin TLS negotiation", start_tls=True)
 
-    async def _capa(self, args: tuple[str, ...]) -> Reply:
+    async def _capa(self, args: tuple[str, ...]) -> ServerReply:
         """The capabilities (RFC 2449 section 5); STLS only while it can still be used."""
         names = ["TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
-        names.append("SASL " + " ".join(SASL_MECHANISMS))
-        if self.state is State.AUTHORIZATION and self.ctx.tls_context and not self.tls_active:
+        names.append("SASL " + " ".join(OFFERED_SASL_MECHANISMS))
+        if self.state is Pop3State.AUTHORIZATION and self.ctx.tls_context and not self.tls_active:
             names.append("STLS")
         names.append(f"IMPLEMENTATION {IMPLEMENTATION}")
         return ok("Capability list follows", body=[f"{name}\r\n".encode() for name in names])
 
-    async def _quit(self, args: tuple[str, ...]) -> Reply:
-        return Reply(f"+OK {IMPLEMENTATION} POP3 server signing off", close=True)
+    async def _quit(self, args: tuple[str, ...]) -> ServerReply:
+        return ServerReply(f"+OK {IMPLEMENTATION} POP3 server signing off", close=True)
 
     # --- TRANSACTION (RFC 1939 section 5, RFC 2449 UIDL and TOP) ---------------------------------
 
@@ -688,14 +564,14 @@ class Pop3Session:
         return f"{count(live, 'message')} ({sum(message.size for _, message in live)} octets)"
 
     def _message(self, arg: str, usage: str) -> tuple[int, StoredMessage]:
-        """The message numbered ``arg``; CommandError if there is none or it is marked deleted."""
+        """The message numbered ``arg``; CommandRefused if there is none or it is marked deleted."""
         number = parse_number(arg, "a message number", usage)
         if not 1 <= number <= len(self.messages):
-            raise CommandError(
+            raise CommandRefused(
                 f"no such message, only {count(self.messages, 'message')} in maildrop"
             )
         if number in self.deleted:
-            raise CommandError(f"message {number} already deleted")
+            raise CommandRefused(f"message {number} already deleted")
         return number, self.messages[number - 1]
 
     def _body(self, number: int, message: StoredMessage) -> Iterator[bytes]:
@@ -708,48 +584,48 @@ class Pop3Session:
             first = next(parts, None)
         except OSError as exc:
             log.warning("POP3 cannot read message %d (%s): %s", number, message.path, exc)
-            raise CommandError(f"[SYS/TEMP] cannot read message {number} ({exc})") from None
+            raise CommandRefused(f"[SYS/TEMP] cannot read message {number} ({exc})") from None
         return itertools.chain(() if first is None else (first,), parts)
 
     def _listing(
         self, args: tuple[str, ...], usage: str, field: Callable[[StoredMessage], object]
-    ) -> Reply:
+    ) -> ServerReply:
         if args:
             number, message = self._message(args[0], usage)
             return ok(f"{number} {field(message)}")
         lines = [f"{number} {field(message)}\r\n".encode() for number, message in self._live()]
         return ok(self._summary(), body=lines)
 
-    async def _stat(self, args: tuple[str, ...]) -> Reply:
+    async def _stat(self, args: tuple[str, ...]) -> ServerReply:
         live = self._live()
         return ok(f"{len(live)} {sum(message.size for _, message in live)}")
 
-    async def _list(self, args: tuple[str, ...]) -> Reply:
-        return self._listing(args, COMMAND_SYNTAX["LIST"].usage, lambda message: message.size)
+    async def _list(self, args: tuple[str, ...]) -> ServerReply:
+        return self._listing(args, typed_usage("LIST"), lambda message: message.size)
 
-    async def _uidl(self, args: tuple[str, ...]) -> Reply:
-        return self._listing(args, COMMAND_SYNTAX["UIDL"].usage, lambda message: message.uid)
+    async def _uidl(self, args: tuple[str, ...]) -> ServerReply:
+        return self._listing(args, typed_usage("UIDL"), lambda message: message.uid)
 
-    async def _retr(self, args: tuple[str, ...]) -> Reply:
-        number, message = self._message(args[0], COMMAND_SYNTAX["RETR"].usage)
+    async def _retr(self, args: tuple[str, ...]) -> ServerReply:
+        number, message = self._message(args[0], typed_usage("RETR"))
         blocks = self._first_read(number, message, crlf_blocks(message))
-        return Reply(f"+OK {message.size} octets", blocks=blocks)
+        return ServerReply(f"+OK {message.size} octets", blocks=blocks)
 
-    async def _top(self, args: tuple[str, ...]) -> Reply:
-        usage = COMMAND_SYNTAX["TOP"].usage
+    async def _top(self, args: tuple[str, ...]) -> ServerReply:
+        usage = typed_usage("TOP")
         number, message = self._message(args[0], usage)
         lines = parse_number(args[1], "a count of body lines (0 or more)", usage)
         return ok("top of message follows", body=top_lines(self._body(number, message), lines))
 
-    async def _dele(self, args: tuple[str, ...]) -> Reply:
-        number, _ = self._message(args[0], COMMAND_SYNTAX["DELE"].usage)
+    async def _dele(self, args: tuple[str, ...]) -> ServerReply:
+        number, _ = self._message(args[0], typed_usage("DELE"))
         self.deleted.add(number)
         return ok(f"message {number} deleted")
 
-    async def _noop(self, args: tuple[str, ...]) -> Reply:
+    async def _noop(self, args: tuple[str, ...]) -> ServerReply:
         return ok()
 
-    async def _rset(self, args: tuple[str, ...]) -> Reply:
+    async def _rset(self, args: tuple[str, ...]) -> ServerReply:
         self.deleted.clear()
         return ok(f"maildrop has {self._summary()}")
 
@@ -763,7 +639,7 @@ async def serve_pop3(
     any ``limit=`` works (see the module comment).
     """
     try:
-        await Pop3Session(ctx, reader, writer).run()
+        await Pop3ServerSession(ctx, reader, writer).run()
     except asyncio.CancelledError:
         # The server is stopping, and the session has cleaned up in its `finally`. Ending the task
         # normally keeps the start_server callback of Python 3.10/3.11 from logging an error.

@@ -9,8 +9,9 @@
 # - POP3 response codes ([IN-USE], [SYS/TEMP]...: RFC 2449 section 8, RFC 3206, RFC 6856).
 # - EHLO keywords and POP3 CAPA tags, with their parameters interpreted (SIZE as a size, AUTH and
 #   SASL as a list of mechanisms).
-# - The commands of both protocols (syntax, meaning, RFC section, required extension), which the
-#   connections use for warnings and the display for HELP texts.
+# - The commands of both protocols (syntax, meaning, RFC section, required extension and, where it
+#   is fixed, how many arguments), which the connections use for warnings, the display for HELP
+#   texts and, for POP3, the lab server for checking the commands it receives (pop3_rules.py).
 #
 # Everything is read-only (MappingProxyType); nothing here changes at run time.
 from __future__ import annotations
@@ -67,6 +68,7 @@ class CommandInfo:
     extension: str | None = None  # EHLO keyword / CAPA tag that announces it
     args: tuple[int, int] | None = None  # (min, max) arguments, where that is fixed
     note: str = ""  # e.g. "obsolete"
+    rest_of_line: bool = False  # the whole rest of the line is one argument (spaces and all)
 
 
 def _frozen(**entries: Meaning) -> Mapping[str, Meaning]:
@@ -621,7 +623,15 @@ SMTP_COMMANDS: Mapping[str, CommandInfo] = _commands(
 
 POP3_COMMANDS: Mapping[str, CommandInfo] = _commands(
     _C("USER", "USER <name>", "give the user name (then PASS)", "RFC 1939 7", "USER", (1, 1)),
-    _C("PASS", "PASS <password>", "give the password, right after USER", "RFC 1939 7", "USER"),
+    _C(  # a password may hold spaces (RFC 1939 section 7)
+        "PASS",
+        "PASS <password>",
+        "give the password, right after USER",
+        "RFC 1939 7",
+        "USER",
+        (1, 1),
+        rest_of_line=True,
+    ),
     _C(
         "APOP",
         "APOP <name> <digest>",
@@ -629,7 +639,14 @@ POP3_COMMANDS: Mapping[str, CommandInfo] = _commands(
         "RFC 1939 7",
         args=(2, 2),
     ),
-    _C("AUTH", "AUTH [mechanism [initial-response]]", "log in with SASL", "RFC 5034 4", "SASL"),
+    _C(
+        "AUTH",
+        "AUTH [mechanism [initial-response]]",
+        "log in with SASL",
+        "RFC 5034 4",
+        "SASL",
+        (0, 2),
+    ),
     _C("STLS", "STLS", "switch the connection to TLS", "RFC 2595 4", "STLS", (0, 0)),
     _C("CAPA", "CAPA", "list the server's capabilities", "RFC 2449 5", args=(0, 0)),
     _C("STAT", "STAT", "count the messages and their total size", "RFC 1939 5", args=(0, 0)),

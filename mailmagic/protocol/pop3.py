@@ -4,11 +4,10 @@
 # complete Pop3Reply, a Continuation ("+ " during AUTH), ConnectionClosed or NEED_DATA.
 #
 # How it works:
-# - TRANSITIONS is the one table: state -> verb -> state after +OK (RFC 1939 sections 3-6). -ERR
-#   leaves the state alone, except QUIT (ENDS_EITHER_WAY): the server closes after any answer to
-#   it (RFC 1939 section 6). UPDATE is the server's state between QUIT and closing, where it
-#   removes the messages marked deleted; the client never waits in it, so its row is empty and
-#   QUIT in TRANSACTION leads straight to CLOSED.
+# - TRANSITIONS, the one table (state -> verb -> state after +OK), is pop3_rules.py's, which the
+#   lab server reads too. -ERR leaves the state alone, except QUIT (ENDS_EITHER_WAY): the server
+#   closes after any answer to it (RFC 1939 section 6). A reply that leads to UPDATE or CLOSED
+#   (ENDED) ends the session: the client never waits in UPDATE, it is CLOSED at once.
 # - Replies are matched to pending commands in order (RFC 2449 PIPELINING). Whether a +OK reply
 #   is multi-line depends on the command (RFC 1939 section 3, RFC 2449 5): RETR, TOP and CAPA
 #   always; LIST, UIDL and LANG without an argument; AUTH without a mechanism (which lists
@@ -26,11 +25,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import functools
 import re
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Literal
@@ -48,6 +45,17 @@ from .machine import (
     sasl_warning,
     verb_of,
     verbs_of,
+)
+from .pop3_rules import (
+    CONNECT,
+    ENDED,
+    ENDS_EITHER_WAY,
+    MAX_COMMAND_LINE,
+    STATE_MEANINGS,
+    TRANSITIONS,
+    Pop3State,
+    argument_count_ok,
+    command_of,
 )
 
 __all__ = [
@@ -72,74 +80,16 @@ __all__ = [
     "RespCode",
 ]
 
-MAX_COMMAND_LINE: Final = 255
-"""Octets in a command line, CRLF included (RFC 2449 section 4)."""
 MAX_REPLY_LINE: Final = 65536
 """Octets accepted in one reply line (RFC 2449 section 4 sets 512 for status lines)."""
 MAX_REPLY_SIZE: Final = 64 << 20
 """Default octets accepted in one reply, body included; `Pop3Connection(max_reply_size=...)`."""
-
-CONNECT: Final = "<connect>"
-"""The pseudo-command the greeting answers (RFC 1939 section 4)."""
 
 MULTILINE_ALWAYS: Final = frozenset({"RETR", "TOP", "CAPA"})
 MULTILINE_WITHOUT_ARGUMENT: Final = frozenset({"LIST", "UIDL", "LANG", "AUTH"})
 
 Mode = Literal["command", "sasl"]
 
-
-class Pop3State(enum.Enum):
-    """Where the POP3 session stands (RFC 1939 section 3), as confirmed by the server."""
-
-    CONNECTED = "CONNECTED"
-    AUTHORIZATION = "AUTHORIZATION"
-    TRANSACTION = "TRANSACTION"
-    UPDATE = "UPDATE"
-    CLOSED = "CLOSED"
-
-
-STATE_MEANINGS: Mapping[Pop3State, str] = MappingProxyType(
-    {
-        Pop3State.CONNECTED: "waiting for the server's +OK greeting",
-        Pop3State.AUTHORIZATION: "not logged in yet",
-        Pop3State.TRANSACTION: "logged in, the maildrop is open",
-        Pop3State.UPDATE: "the server removes the messages marked deleted, then closes",
-        Pop3State.CLOSED: "the session is over",
-    }
-)
-
-_P = Pop3State
-_MAILDROP = ("STAT", "LIST", "RETR", "DELE", "TOP", "UIDL", "NOOP", "RSET", "CAPA", "LANG")
-
-TRANSITIONS: Mapping[Pop3State, Mapping[str, Pop3State]] = MappingProxyType(
-    {
-        _P.CONNECTED: MappingProxyType({CONNECT: _P.AUTHORIZATION, "QUIT": _P.CLOSED}),
-        # RFC 1939 section 4 and 7; RFC 2449 5 (CAPA); RFC 2595 4 (STLS); RFC 5034 4 (AUTH);
-        # RFC 6856 (UTF8, LANG).
-        _P.AUTHORIZATION: MappingProxyType(
-            {
-                "USER": _P.AUTHORIZATION,
-                "PASS": _P.TRANSACTION,
-                "APOP": _P.TRANSACTION,
-                "AUTH": _P.TRANSACTION,
-                "CAPA": _P.AUTHORIZATION,
-                "STLS": _P.AUTHORIZATION,
-                "UTF8": _P.AUTHORIZATION,
-                "LANG": _P.AUTHORIZATION,
-                "QUIT": _P.CLOSED,
-            }
-        ),
-        # RFC 1939 section 5 and 7; QUIT passes through UPDATE (section 6).
-        _P.TRANSACTION: MappingProxyType(
-            {**dict.fromkeys(_MAILDROP, _P.TRANSACTION), "QUIT": _P.CLOSED}
-        ),
-        _P.UPDATE: MappingProxyType({}),
-        _P.CLOSED: MappingProxyType({}),
-    }
-)
-
-ENDS_EITHER_WAY: Final = frozenset({"QUIT"})
-"""Table entries taken on +OK or -ERR: the server closes after answering QUIT."""
 
 _SECRET_AFTER: Final = MappingProxyType({"PASS": 1, "APOP": 2, "AUTH": 2})
 """Verbs whose words after the first N are secrets, masked in transcripts."""
@@ -191,11 +141,9 @@ class Pop3Reply:
     @property
     def multiline(self) -> bool:
         """True for a multi-line reply, however short ("+OK 0 messages" and a lone "." is one):
-        something follows its status line (RFC 1939 section 3). Replies made by hand, without
-        ``raw``, count as multi-line when they have a body."""
-        if not self.raw:
-            return bool(self.body)
-        return self.raw.find(b"\n") < len(self.raw) - 1
+        it has a body, or something follows its status line (RFC 1939 section 3). (A lean
+        reply's ``raw`` is its status line alone: its body tells.)"""
+        return bool(self.body) or -1 < self.raw.find(b"\n") < len(self.raw) - 1
 
     @property
     def timestamp(self) -> str | None:
@@ -429,7 +377,7 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         self._sasl_pending -= command.sasl
         self._state = self._next_state(command, reply.ok)
         self._learn(command.verb, reply)
-        if self._state is Pop3State.CLOSED:
+        if self._state in ENDED:
             self._end(f"its {'+OK' if reply.ok else '-ERR'} reply to {command.verb}")
         if reply.command == command.verb:
             return reply
@@ -504,12 +452,12 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
         return any(command.verb == CONNECT for command in self._pending)
 
     def _projected(self) -> Pop3State:
-        """The state once every pending command has been accepted."""
+        """The state once every pending command has been accepted (CLOSED once one ends it)."""
         state = self._state
         for command in self._pending:
             if command.moves:
                 state = TRANSITIONS[state].get(command.verb, state)
-        return state
+        return Pop3State.CLOSED if state in ENDED else state
 
     def _sequence_warning(self, verb: str) -> str | None:
         state = self._projected()
@@ -611,10 +559,7 @@ def _capabilities(lines: tuple[str, ...]) -> dict[str, str]:
 
 
 def _argument_warning(verb: str, line: str) -> str | None:
+    if argument_count_ok(command_of(" ".join([verb, *line.split(None, 1)[1:]]))):
+        return None
     info = POP3_COMMANDS[verb]
-    if info.args is None:
-        return None
-    low, high = info.args
-    if low <= len(arguments_of(line)) <= high:
-        return None
     return f"{verb} is typed {info.syntax} ({info.ref}): the server will answer -ERR"

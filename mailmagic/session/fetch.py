@@ -206,8 +206,9 @@ class _Run:
         todo = [n for n in chosen if self.uids[n] not in archive]
         self.result.skipped = len(chosen) - len(todo)
         conn = self.session.conn
-        lean, conn.lean = conn.lean, True
-        try:
+        lean = conn.lean
+        try:  # lean from inside the try: Ctrl-C anywhere here still restores it
+            conn.lean = True
             lines = (f"RETR {n}" for n in todo)
             with self.session.pipelined(lines, window, keep=False) as replies:
                 for done, (line, reply) in enumerate(replies, 1):

@@ -1,9 +1,9 @@
 # What this module does: tests of the command line (`python -m mailmagic.lab`, mailmagic/lab/
 # __main__.py) as a script would use it, in a real subprocess: one JSON line once listening, clean
 # shutdown on SIGTERM and Ctrl-C, clear errors for bad options (user names that are paths too,
-# with no traceback and nothing created); and crash safety: the server killed with SIGKILL in the
+# with no traceback and nothing created); crash safety: the server killed with SIGKILL in the
 # middle of DATA and right after 250 loses no accepted message and leaves no half-written one in
-# new/.
+# new/; and the lab runs in a process where IPython, ipywidgets and traitlets cannot be imported.
 from __future__ import annotations
 
 import poplib
@@ -161,3 +161,36 @@ def test_sigkill_mid_data_and_after_250_loses_nothing_accepted(tmp_path: Path) -
     subjects = sorted(p.read_bytes().split(b"Subject: ")[1].split(b"\n")[0] for p in new)
     assert subjects == [f"accepted {n}".encode() for n in range(5)]
     assert all(p.read_bytes().endswith(b"\n\nall of it\n") for p in new)
+
+
+_WITHOUT_IPYTHON = """
+import importlib.abc, poplib, sys, tempfile
+from pathlib import Path
+
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("IPython", "ipywidgets", "ipykernel", "traitlets"):
+            raise ImportError(f"{name} is refused in this test")
+        return None
+
+sys.meta_path.insert(0, Refuse())
+import mailmagic.lab.__main__
+from mailmagic.lab import LabConfig, LabServer
+
+with tempfile.TemporaryDirectory() as store:
+    lab = LabServer(LabConfig(maildir=Path(store)))
+    lab.start()
+    try:
+        print(poplib.POP3("127.0.0.1", lab.endpoints.pop3, timeout=10).getwelcome()[:3])
+    finally:
+        lab.stop()
+"""
+
+
+def test_the_lab_runs_without_ipython() -> None:
+    # mailmagic/__init__.py imports the magics only when the extension is loaded.
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_IPYTHON], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "b'+OK'"

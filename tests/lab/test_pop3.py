@@ -532,8 +532,8 @@ def test_deleted_message_references_get_err(lab: Pop3Lab, command: str) -> None:
         ("DELE 3", ERR_NO_SUCH_MESSAGE),
         ("RETR one", '-ERR "one" is not a message number; usage: RETR msg'),
         ("DELE -1", '-ERR "-1" is not a message number; usage: DELE msg'),
-        ("TOP 1 x", '-ERR "x" is not a count of body lines (0 or more); usage: TOP msg n'),
-        ("TOP 1", "-ERR TOP takes 2 arguments, got 1; usage: TOP msg n"),
+        ("TOP 1 x", '-ERR "x" is not a count of body lines (0 or more); usage: TOP msg lines'),
+        ("TOP 1", "-ERR TOP takes 2 arguments, got 1; usage: TOP msg lines"),
         ("RETR", "-ERR RETR takes 1 argument, got 0; usage: RETR msg"),
         ("LIST 1 2", "-ERR LIST takes 0 to 1 arguments, got 2; usage: LIST [msg]"),
         ("NOOP now", "-ERR NOOP takes no arguments, got 1; usage: NOOP"),
@@ -921,7 +921,7 @@ def test_unexpected_exception_is_internal_error_and_keeps_the_connection(
     def broken(*args: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("mailmagic.lab.pop3.Pop3Session._summary", broken)
+    monkeypatch.setattr("mailmagic.lab.pop3.Pop3ServerSession._summary", broken)
     with caplog.at_level(logging.ERROR, logger="mailmagic.lab.pop3"):
         assert wire.ask("RSET") == ERR_INTERNAL
     assert any("RSET failed" in record.getMessage() for record in caplog.records)

@@ -17,9 +17,9 @@ UIDL_TWO = b"+OK\r\n1 whqtswO00WBw418f9t5JxYwZ\r\n2 QhdPYR:00WBw1Ph7x7\r\n.\r\n"
 UIDL_EMPTY = b"+OK 0 messages (0 octets)\r\n.\r\n"
 
 
-def replies(*exchanges: tuple[str, bytes]) -> list[Pop3Reply]:
+def replies(*exchanges: tuple[str, bytes], lean: bool = False) -> list[Pop3Reply]:
     """The replies a logged-in connection parses for each (command, server bytes)."""
-    conn, got = Pop3Connection(), []
+    conn, got = Pop3Connection(lean=lean), []
     for line, data in [("", GREETING), *LOGIN, *exchanges]:
         if line:
             conn.send(line)
@@ -84,3 +84,10 @@ def test_the_maildrop_learns_sizes_uids_and_deletions() -> None:
     assert drop.uids[2] == "QhdPYR:00WBw1Ph7x7" and drop.deleted == {1}
     drop.learn("RSET", Pop3Reply(True, ""))
     assert drop.deleted == set()
+
+
+def test_a_lean_reply_is_still_read_as_a_listing() -> None:
+    # A lean connection (a bulk fetch's) keeps only the status line in raw: the body tells.
+    (listing,) = replies(("LIST", LIST_TWO), lean=True)
+    assert listing.raw == b"+OK 2 messages (320 octets)\r\n" and listing.multiline
+    assert [(e.number, e.octets) for e in parse_scan(listing)] == [(1, 120), (2, 200)]
