@@ -17,7 +17,8 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Close every session and stop the lab server."""
+    """Close every session, stop the lab server, and take back the magics, their completers and
+    the pre_run_cell hook (see mailmagic.magics)."""
     from mailmagic.magics import unload_ipython_extension as unload
 
     unload(ipython)

@@ -5,7 +5,8 @@
 # they send, and the message sent comes back over POP3. ```console and
 # ```json blocks are sample output, not code. The ```bash set-up commands install everything and
 # run the whole suite, so a test cannot run them; they are checked instead: the paths and the
-# `notebook` extra they name exist, and CI (.ci/run) runs the same install-and-test command.
+# `notebook` extra they name exist, and CI (.ci/run) runs the same install-and-test command. The
+# table of control words is the one the magics' registry generates (mailmagic/magics/).
 from __future__ import annotations
 
 import re
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+
+from mailmagic.magics import command_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -78,3 +81,9 @@ def test_the_setup_commands_name_what_exists_and_ci_runs_them() -> None:
     command = test_line.split("#", 1)[0].strip()
     assert command in (ROOT / ".ci" / "run").read_text().splitlines()  # CI runs it as written
     assert "venv=.venv\n" in (ROOT / "scripts" / "install-test-deps").read_text()
+
+
+def test_the_command_table_is_the_registry_s() -> None:
+    """The README's table of control words is the one generated from the magics' registry; to
+    update it, paste ``python -c "from mailmagic.magics import command_table as t; print(t())"``."""
+    assert command_table() in README.read_text(), command_table()

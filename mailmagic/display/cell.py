@@ -6,18 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import ipywidgets as widgets
 
 from mailmagic.display import html as h
-from mailmagic.display.bundle import mimebundle
+from mailmagic.display.base import View
 from mailmagic.display.live import cascade
 from mailmagic.display.reply import AnyReply, ReplyView
 
 
-@dataclass(frozen=True)
-class CellView:
+@dataclass(frozen=True, repr=False)
+class CellView(View):
     """The exchanges of one cell; ``stopped`` says why it ended early, if it did."""
 
     exchanges: tuple[ReplyView, ...] = field(default_factory=tuple)
@@ -74,9 +73,3 @@ class CellView:
         run += [h.line(h.badge("note"), " ", h.esc(f"{k}: {v}")) for k, v in self._notes()]
         children += [widgets.HTML("".join(run))] if run else []
         return cascade(widgets.VBox(children))
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return mimebundle(self.as_text(), self.as_html(), self.widget)
-
-    def __repr__(self) -> str:
-        return self.as_text()

@@ -1,5 +1,5 @@
-# What this module does: the views of a bulk transfer: a progress bar (an ipywidgets IntProgress
-# in a kernel, nothing elsewhere) fed while a fetch or a bulk send runs and marked when it ends
+# What this module does: the views of a bulk transfer: a progress bar (tqdm's: its ipywidgets bar
+# in a kernel, its text bar elsewhere) fed while a fetch or a bulk send runs and marked when it ends
 # ("fetched 12" in green, or "stopped" in red when an error or Ctrl-C ended it), and the summary
 # of a finished fetch: how many messages, how fast, pipelined or not, what the archive repaired
 # before it (its notes: a stale lock removed, octets cut off at resume), what failed, the first
@@ -10,40 +10,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import ipywidgets as widgets
-
 from mailmagic.display import html as h
-from mailmagic.display.bundle import in_kernel, mimebundle
+from mailmagic.display.base import ValueView
+from mailmagic.display.bundle import in_kernel
 from mailmagic.display.live import CELLS
 from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.protocol.codes import human_size
 from mailmagic.session.fetch import FetchedMessage, FetchResult
 
-_WIDE = {"description_width": "initial"}  # "fetched 1000" in full
-
 
 class ProgressBar:
-    """``update(done, total)`` moves a bar shown in the notebook (a no-op outside a kernel);
-    ``finish("fetched 12")`` marks it done. Used as a context manager, an exception (Ctrl-C
-    included) leaving the block marks it stopped, so no bar says "fetching" once nothing is."""
+    """``update(done, total)`` moves a tqdm bar: in a kernel tqdm's ipywidgets bar, elsewhere its
+    text bar on stderr, both with the rate and the time left. ``finish("fetched 12")`` marks it
+    done. Used as a context manager, an exception (Ctrl-C included) leaving the block marks it
+    stopped, so no bar says "fetching" once nothing is."""
 
     def __init__(self, what: str) -> None:
         self.what = what
-        self.bar: widgets.IntProgress | None = None
+        self.bar: Any = None  # a tqdm.notebook.tqdm in a kernel, else a tqdm.std.tqdm
 
     def update(self, done: int, total: int) -> None:
         """Called after each item."""
         if self.bar is None:
-            if not in_kernel():
-                return
-            self.bar = widgets.IntProgress(
-                min=0, max=max(total, 1), description=self.what, style=_WIDE
-            )
-            from IPython.display import display
-
-            display(CELLS.add(self.bar))  # type: ignore[no-untyped-call]
-        self.bar.value = done
-        self.bar.max = max(total, 1)
+            self.bar = _tqdm()(total=max(total, 1), desc=self.what, unit="msg", leave=True)
+            if hasattr(self.bar, "container"):  # closed when its cell runs again
+                CELLS.add(self.bar.container)
+        self.bar.total = max(total, 1)
+        self.bar.update(done - self.bar.n)
 
     def finish(self, description: str) -> None:
         """Mark the bar finished ("fetched 12", "sent 3"), in the success style."""
@@ -54,8 +47,12 @@ class ProgressBar:
         self._end("stopped", "danger")
 
     def _end(self, description: str, style: str) -> None:
-        if self.bar is not None:
-            self.bar.description, self.bar.bar_style = description, style
+        if self.bar is None:
+            return
+        self.bar.set_description(description, refresh=False)
+        self.bar.close()
+        if hasattr(self.bar, "container"):  # tqdm calls a full bar a success, even a stopped one
+            self.bar.container.children[1].bar_style = style
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -65,9 +62,20 @@ class ProgressBar:
             self.stop()
 
 
-@dataclass(frozen=True)
-class FetchView:
-    """A finished fetch; attribute access falls through to the FetchResult. ``insecure``: the
+def _tqdm() -> Any:
+    """tqdm's widget bar in a kernel (as tqdm.auto chooses, but asked each time), else text."""
+    if in_kernel():
+        from tqdm.notebook import tqdm as widget_bar
+
+        return widget_bar
+    from tqdm.std import tqdm as text_bar
+
+    return text_bar
+
+
+@dataclass(frozen=True, repr=False)
+class FetchView(ValueView):
+    """A finished fetch; attributes and ``dir()`` fall through to the FetchResult. ``insecure``: the
     session did not check the server's certificate."""
 
     result: FetchResult
@@ -75,11 +83,7 @@ class FetchView:
     show: int = 10
     insecure: bool = False
 
-    def __getattr__(self, name: str) -> Any:
-        result = self.__dict__.get("result")
-        if name.startswith("_") or result is None:
-            raise AttributeError(name)
-        return getattr(result, name)
+    value_field = "result"
 
     def __len__(self) -> int:
         return len(self.result)
@@ -121,13 +125,3 @@ class FetchView:
         head = h.line(h.esc(self.summary())) + insecure_html(self.insecure)
         notes = "".join(h.line(h.badge("note"), " ", h.esc(n)) for n in self.result.notes)
         return h.box(head, notes, table, *failures)
-
-    def widget(self) -> widgets.HTML:
-        """The summary as a widget (a snapshot)."""
-        return widgets.HTML(self.as_html())
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return mimebundle(self.as_text(), self.as_html(), self.widget)
-
-    def __repr__(self) -> str:
-        return self.as_text()

@@ -7,31 +7,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import ipywidgets as widgets
 
 from mailmagic.display import html as h
-from mailmagic.display.bundle import mimebundle
+from mailmagic.display.base import ValueView
 from mailmagic.lab import LabServer
 
 
-@dataclass(frozen=True)
-class LabView:
+@dataclass(frozen=True, repr=False)
+class LabView(ValueView):
     """A running (or stopped) lab server, as it was when the view was built."""
 
     server: LabServer
     note: str = ""
     snapshot: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
+    value_field = "server"
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "snapshot", tuple(self._rows_now()))
-
-    def __getattr__(self, name: str) -> Any:
-        server = self.__dict__.get("server")
-        if name.startswith("_") or server is None:
-            raise AttributeError(name)
-        return getattr(server, name)
 
     def rows(self) -> list[tuple[str, str]]:
         """(field, value) pairs, as they were when the view was built."""
@@ -58,13 +51,3 @@ class LabView:
     def as_html(self) -> str:
         """A two-column table."""
         return h.box(h.table(("", ""), self.rows()))
-
-    def widget(self) -> widgets.HTML:
-        """The status table as a widget (a snapshot: ``%maillab`` again to refresh)."""
-        return widgets.HTML(self.as_html())
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return mimebundle(self.as_text(), self.as_html(), self.widget)
-
-    def __repr__(self) -> str:
-        return self.as_text()

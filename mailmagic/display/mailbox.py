@@ -12,8 +12,10 @@
 # HTML and builds no widget. Only the buttons talk to the server, and only the page they belong to
 # changes after them. An action on a closed session swaps the actions for a Reconnect button,
 # which calls the view's ``reconnect`` (the same path as `%pop3 reconnect`, handed in by the
-# magic); a widget replaced is closed. A session that does not check certificates is flagged
-# (display/trust.py).
+# magic); a widget replaced is closed. What a button's command returns is shown as an exchange
+# (display/exchange.py: the reply, and the message viewer after View), never as the magic's reply
+# view, so this module and display/reply.py (which puts a table under a listing) do not import
+# each other. A session that does not check certificates is flagged (display/trust.py).
 from __future__ import annotations
 
 import email.parser
@@ -25,7 +27,9 @@ from typing import Any, Protocol
 import ipywidgets as widgets
 
 from mailmagic.display import html as h
-from mailmagic.display.bundle import WIDGET_MIME, mimebundle
+from mailmagic.display.base import View
+from mailmagic.display.bundle import WIDGET_MIME
+from mailmagic.display.exchange import ExchangeView
 from mailmagic.display.live import cascade, close_tree, when_closed
 from mailmagic.display.trust import insecure_html, insecure_text, unverified
 from mailmagic.protocol.codes import human_size
@@ -38,7 +42,7 @@ WIDTHS = ("3em", "7.5em", "6.5em", "12em", "auto", "10em", "9.5em")  # table-lay
 DELETED = "deleted at QUIT"
 # What the Reconnect button calls: connect the session again and return the greeting, or raise a
 # SessionError that says why not. `%pop3 mailbox` hands in the magic's own reconnect, which follows
-# a restarted lab server to its new port and CA (magics.py); display/ never imports the magics.
+# a restarted lab server to its new port and CA (magics/); display/ never imports the magics.
 Reconnect = Callable[[], Any]
 _PARSER = email.parser.BytesHeaderParser(policy=email.policy.default)
 
@@ -164,8 +168,8 @@ def table_html(page: list[Row]) -> str:
     )
 
 
-@dataclass(frozen=True)
-class MailboxView:
+@dataclass(frozen=True, repr=False)
+class MailboxView(View):
     """The mailbox table of one POP3 session, as it was when built; ``head``: HTML shown above
     it (the reply it belongs to); ``reconnect``: what the Reconnect button calls (by default the
     session's own ``reconnect``, with its old settings)."""
@@ -180,6 +184,11 @@ class MailboxView:
     def __post_init__(self) -> None:
         object.__setattr__(self, "drop", DropSnapshot.of(self.session.maildrop))
         object.__setattr__(self, "closed", closed_note(self.session))
+
+    @property
+    def interactive(self) -> bool:
+        """A table has buttons."""
+        return True
 
     @property
     def maildrop(self) -> DropSnapshot:
@@ -225,12 +234,6 @@ class MailboxView:
     def widget(self) -> widgets.VBox:
         """The paged table with a row selector, actions and an Output for their results."""
         return MailboxWidget(self).box
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return mimebundle(self.as_text(), self.as_html(), self.widget)
-
-    def __repr__(self) -> str:
-        return self.as_text()
 
 
 def closed_note(session: Pop3Session) -> str:
@@ -332,8 +335,6 @@ class MailboxWidget:
 
     def run(self, line: str) -> None:
         """Send ``line`` on the session; show its result and the page as it is now."""
-        from mailmagic.display.reply import ReplyView
-
         session = self.view.session
         if not session.is_open:
             return self._went_closed(f"{line}: not sent")
@@ -342,10 +343,10 @@ class MailboxWidget:
         except SessionError as error:
             return self._went_closed(str(error))
         self.drop = DropSnapshot.of(session.maildrop)
-        view = ReplyView(reply, line, session.name, "POP3", insecure=self.view.insecure)
+        view = ExchangeView(reply, line, session.name, "POP3", insecure=self.view.insecure)
         self._show_view(view)
 
-    def _show_view(self, view: Any) -> None:
+    def _show_view(self, view: View) -> None:
         widget = view.widget()
         bundle = {"text/plain": view.as_text(), "text/html": view.as_html()}
         bundle[WIDGET_MIME] = widget._repr_mimebundle_()[WIDGET_MIME]
@@ -365,8 +366,6 @@ class MailboxWidget:
         self._say(what)
 
     def _reconnect(self) -> None:
-        from mailmagic.display.reply import ReplyView
-
         session = self.view.session
         try:
             greeting = (self.view.reconnect or session.reconnect)()
@@ -378,4 +377,4 @@ class MailboxWidget:
             f"session {session.name} reconnected: this table is from before. Log in "
             "(%pop3 login USER) and list again (%pop3 mailbox): numbers hold within one session."
         )
-        self._show_view(ReplyView(greeting, "reconnect", session.name, "POP3"))
+        self._show_view(ExchangeView(greeting, "reconnect", session.name, "POP3"))

@@ -15,7 +15,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from mailmagic.display import html as h
-from mailmagic.display.bundle import mimebundle
+from mailmagic.display.base import View
 from mailmagic.display.live import cascade, hold
 from mailmagic.display.transcript import TAIL, TranscriptView
 from mailmagic.display.trust import INSECURE, unverified
@@ -56,8 +56,8 @@ def _state(session: Session[Any, Any]) -> str:
 LIVE_LINE = "this panel follows the session: it changes as later cells run"
 
 
-@dataclass(frozen=True)
-class SessionView:
+@dataclass(frozen=True, repr=False)
+class SessionView(View):
     """One session: status, state, what to send next, TLS, the end of its transcript; a snapshot
     of the moment it was built unless ``live``."""
 
@@ -120,15 +120,9 @@ class SessionView:
         panel = cascade(widgets.VBox([status, transcript]))
         return hold(panel, s.transcript.listeners.subscribe(update))
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return mimebundle(self.as_text(), self.as_html(), self.widget)
 
-    def __repr__(self) -> str:
-        return self.as_text()
-
-
-@dataclass(frozen=True)
-class SessionsView:
+@dataclass(frozen=True, repr=False)
+class SessionsView(View):
     """Every named session of one protocol, the current one marked with *."""
 
     protocol: str
@@ -173,9 +167,3 @@ class SessionsView:
     def widget(self) -> widgets.HTML:
         """The table as a widget (a snapshot: list again to refresh)."""
         return widgets.HTML(self.as_html())
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return mimebundle(self.as_text(), self.as_html(), self.widget)
-
-    def __repr__(self) -> str:
-        return self.as_text()

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import ipywidgets as widgets
 
 from mailmagic.display import html as h
-from mailmagic.display.bundle import mimebundle
+from mailmagic.display.base import View
 from mailmagic.display.live import cascade, hold
 from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.session.transcript import Entry, Transcript
@@ -82,8 +81,8 @@ class LiveTranscript:
         return hold(cascade(rows.box), transcript.listeners.subscribe(rows.add))
 
 
-@dataclass(frozen=True)
-class TranscriptView:
+@dataclass(frozen=True, repr=False)
+class TranscriptView(View):
     """A snapshot of one session's transcript; ``insecure`` when its certificate is unchecked;
     ``tail``: show only the last entries (None: all); ``protocol`` names the magic that shows all.
     """
@@ -135,9 +134,3 @@ class TranscriptView:
     def live_widget(self) -> widgets.VBox:
         """A transcript that grows as later cells talk to the server, until it is closed."""
         return LiveTranscript.following(self._head_html(), self.transcript)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return mimebundle(self.as_text(), self.as_html(), self.widget)
-
-    def __repr__(self) -> str:
-        return self.as_text()

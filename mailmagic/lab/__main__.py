@@ -53,18 +53,47 @@ def parser() -> argparse.ArgumentParser:
         description="Run the mailmagic lab mail server (SMTP + POP3 on one Maildir) on loopback.",
         epilog="A port of 0, or left out, means: pick a free one.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
-    p.add_argument("--allow-non-loopback", action="store_true", help=argparse.SUPPRESS)
-    for name in _PORTS:
-        p.add_argument(f"--{name}-port", type=_port, default=0, metavar="N")
-    p.add_argument("--domain", default="lab.test", help="local mail domain (default lab.test)")
-    p.add_argument("--user", type=_user, action="append", metavar="NAME:PASSWORD", default=[])
-    p.add_argument("--alias", type=_alias, action="append", metavar="NAME:M1,M2", default=[])
-    p.add_argument("--maildir", type=Path, help="store folder (default: a temporary one)")
-    p.add_argument("--max-message-size", type=_positive, default=10 * 1024 * 1024, metavar="OCTETS")
-    p.add_argument("--max-recipients", type=_positive, default=100, metavar="N")
+    add_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON line once listening")
     return p
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """The server's settings, each with its help; `%maillab start` takes the same ones."""
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (loopback only)",
+    )
+    p.add_argument("--allow-non-loopback", action="store_true", help=argparse.SUPPRESS)
+    for name in _PORTS:
+        p.add_argument(
+            f"--{name}-port", type=_port, default=0, metavar="N",
+            help=f"port of the {name} listener (0: a free one)",
+        )  # fmt: skip
+    p.add_argument(
+        "--domain", default="lab.test", metavar="D", help="local mail domain (default lab.test)"
+    )
+    p.add_argument(
+        "--user", type=_user, action="append", metavar="NAME:PASSWORD", default=[],
+        help="a user (repeatable; replaces the default users alice and bob)",
+    )  # fmt: skip
+    p.add_argument(
+        "--alias", type=_alias, action="append", metavar="NAME:M1,M2", default=[],
+        help="a mailing list and its members (repeatable; the default list is team)",
+    )  # fmt: skip
+    p.add_argument(
+        "--maildir", type=Path, metavar="PATH", help="store folder (default: a temporary one)"
+    )
+    p.add_argument(
+        "--max-message-size", type=_positive, default=10 * 1024 * 1024, metavar="OCTETS",
+        help="the largest message accepted (SIZE, RFC 1870)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-recipients", type=_positive, default=100, metavar="N",
+        help="recipients per message before 452 (RFC 5321 4.5.3.1.8)",
+    )  # fmt: skip
 
 
 def config_from(args: argparse.Namespace) -> LabConfig:

@@ -1,13 +1,10 @@
 # What this module does: tests of the bulk-transfer views (mailmagic/display/fetch.py) on a dummy
-# comm: the progress bar moves, then says it finished ("fetched N", success style) or stopped (an
-# error or Ctrl-C leaving its block: "stopped", danger style) instead of staying at "fetching";
-# nothing is shown outside a kernel; and a fetch's result shows the archive's notes (a stale lock
-# removed, octets cut off at resume) in its widget, text/html and text/plain.
+# comm: the progress bar (tqdm's) moves, then says it finished ("fetched N", success style) or
+# stopped (an error or Ctrl-C leaving its block: "stopped", danger style) instead of staying at
+# "fetching"; outside a kernel it is tqdm's text bar; and a fetch's result shows the archive's
+# notes (a stale lock removed, octets cut off at resume) in its widget, text/html and text/plain.
 from __future__ import annotations
 
-from typing import Any
-
-import IPython.display
 import pytest
 
 from mailmagic.display.fetch import FetchView, ProgressBar
@@ -18,42 +15,42 @@ STALE = "removed a stale lock left by process 4242 on otherhost: it no longer ru
 CUT = "cut the last 17 octets off /tmp/a.mbox: a fetch that did not finish wrote them"
 
 
-@pytest.fixture
-def shown(monkeypatch: pytest.MonkeyPatch, in_a_kernel: None) -> list[Any]:
-    """What ``display`` was given, in a kernel on a dummy comm."""
-    displayed: list[Any] = []
-    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: displayed.extend(objs))
-    return displayed
+def state(bar: ProgressBar) -> tuple[int, int, str, str]:
+    """What tqdm's widget bar shows: its value, maximum, description text and style."""
+    label, progress, _ = bar.bar.container.children
+    return progress.value, progress.max, label.value, progress.bar_style
 
 
-def test_the_bar_moves_then_says_it_finished(shown: list[Any], dummy_comm: list[DummyComm]) -> None:
+@pytest.mark.usefixtures("in_a_kernel")
+def test_the_bar_moves_then_says_it_finished(dummy_comm: list[DummyComm]) -> None:
     with ProgressBar("fetching") as bar:
-        bar.update(1, 3)
-        assert [bar.bar] == shown and bar.bar is not None
-        assert (bar.bar.value, bar.bar.max, bar.bar.description) == (1, 3, "fetching")
+        bar.update(1, 3)  # tqdm redraws at most every 0.1 s: its count is what moved
+        assert (bar.bar.n, bar.bar.total) == (1, 3) and state(bar)[2].startswith("fetching")
         bar.update(3, 3)
         bar.finish("fetched 3")
-    assert (bar.bar.value, bar.bar.description, bar.bar.bar_style) == (3, "fetched 3", "success")
+    value, _, label, style = state(bar)
+    assert (value, style) == (3, "success") and label.startswith("fetched\u20073")
     assert len(dummy_comm) <= BUDGET
 
 
 @pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
-@pytest.mark.usefixtures("dummy_comm")
-def test_an_error_leaving_the_block_marks_the_bar_stopped(
-    shown: list[Any], error: BaseException
-) -> None:
+@pytest.mark.parametrize("done", [1, 10])  # a full bar that then failed is no success either
+@pytest.mark.usefixtures("dummy_comm", "in_a_kernel")
+def test_an_error_leaving_the_block_marks_the_bar_stopped(error: BaseException, done: int) -> None:
     with pytest.raises(type(error)), ProgressBar("sending") as bar:
-        bar.update(1, 10)
+        bar.update(done, 10)
         raise error
-    assert bar.bar is not None
-    assert (bar.bar.description, bar.bar.bar_style, bar.bar.value) == ("stopped", "danger", 1)
+    value, _, label, style = state(bar)
+    assert (value, style) == (done, "danger") and label.startswith("stopped")
 
 
-def test_outside_a_kernel_nothing_is_shown_and_finishing_is_harmless() -> None:
+def test_outside_a_kernel_the_bar_is_text(capsys: pytest.CaptureFixture[str]) -> None:
     with ProgressBar("fetching") as bar:
         bar.update(1, 2)
+        bar.update(2, 2)
         bar.finish("fetched 2")
-    assert bar.bar is None
+    assert not hasattr(bar.bar, "container")
+    assert "fetched 2: 100%" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("dummy_comm")

@@ -1,13 +1,20 @@
 # What this module does: tests of the reply view (mailmagic/display/reply.py): meaning of codes
 # with RFC references, one row per EHLO/CAPA extension, attribute fall-through, POP3 listings, and
-# a text/html fallback that shows hostile server text as text.
+# a text/html fallback that shows hostile server text as text, and a result that reads as its
+# reply value: `dir()` lists the reply's fields, so IPython's completer (with and without jedi, in
+# a real shell) offers `r.co` -> `code`.
 from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.completer import provisionalcompleter
 
 from mailmagic.display.reply import ReplyView, is_failure, status_of
 from mailmagic.protocol.pop3 import Continuation
 from tests.display.hostile import HOSTILE, assert_inert, hostile_ehlo, pop3_reply, smtp_reply
 
 S550_USER_UNKNOWN = b"550 5.1.1 <zed@lab.test>: User unknown\r\n"
+S250_OK = b"250 2.0.0 OK\r\n"
 
 
 def test_meaning_names_the_code_its_enhanced_parts_and_the_rfc() -> None:
@@ -71,3 +78,33 @@ def test_a_line_with_no_reply_due() -> None:
     assert view.ok and view.as_text() == "C: Subject: hi"
     bundle = view._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/html"}
+
+
+def test_dir_lists_the_reply_fields_and_methods() -> None:
+    smtp = ReplyView(smtp_reply("NOOP", S250_OK), "NOOP", "s", "SMTP")
+    assert {"code", "lines", "enhanced", "raw", "explain"} <= set(dir(smtp))
+    assert {"command", "ok", "as_text"} <= set(dir(smtp))  # the view's own stay
+    pop3 = ReplyView(pop3_reply("LIST", b"+OK\r\n1 120\r\n.\r\n"), "LIST", "p", "POP3")
+    assert {"ok", "text", "lines", "resp_code", "entries"} <= set(dir(pop3))
+    assert "code" not in dir(pop3) and "lines" not in dir(ReplyView(None, "x", "s", "SMTP"))
+
+
+def _completed(shell: Any, line: str, jedi: bool) -> list[str]:
+    """The lines the completer would make of ``line``, with or without jedi."""
+    before = shell.Completer.use_jedi
+    shell.Completer.use_jedi = jedi
+    try:
+        with provisionalcompleter():
+            return [line[: c.start] + c.text for c in shell.Completer.completions(line, len(line))]
+    finally:
+        shell.Completer.use_jedi = before
+
+
+def test_the_completer_offers_the_reply_fields(ipython_shell: Any) -> None:
+    ipython_shell.user_ns["r"] = ReplyView(smtp_reply("NOOP", S250_OK), "NOOP", "s", "SMTP")
+    try:
+        for jedi in (True, False):
+            assert "r.code" in _completed(ipython_shell, "r.co", jedi)
+            assert "r.lines" in _completed(ipython_shell, "r.li", jedi)
+    finally:
+        del ipython_shell.user_ns["r"]
