@@ -62,12 +62,24 @@ def build(names: list[str]) -> None:
         if names and source.stem not in names:
             continue
         nb = notebook_of(source)
+        target = OUTPUT / f"{source.stem}.ipynb"
+        keep_cell_ids(nb, target)
         if executes(source):
             execute(nb, OUTPUT)
-        target = OUTPUT / f"{source.stem}.ipynb"
         nb.metadata.pop("jupytext", None)  # the pairing is notebooks/jupytext.toml's
         nbformat.write(nb, target)
         print(f"wrote {target.relative_to(ROOT)}")
+
+
+def keep_cell_ids(nb: Any, target: Path) -> None:
+    """Give unchanged cells the ids they have in the saved notebook (jupytext makes new ones),
+    so a rebuild changes only what changed."""
+    if not target.exists():
+        return
+    old = nbformat.read(target, as_version=4).cells
+    for cell, before in zip(nb.cells, old, strict=False):  # cell by cell, in place
+        if (cell.cell_type, cell.source) == (before.cell_type, before.source) and "id" in before:
+            cell.id = before.id
 
 
 def drift() -> list[str]:

@@ -90,6 +90,17 @@ def test_saved_notebook_has_outputs_no_widget_state_and_no_secret(source: Path) 
         assert not any(c.outputs for c in code)
 
 
+def test_saved_progress_bars_say_how_they_ended() -> None:
+    (source,) = [s for s in SOURCES if s.stem.startswith("07")]
+    bars = [
+        str(o["data"]["text/plain"])
+        for cell in saved(source).cells
+        for o in cell.get("outputs", [])
+        if o.output_type == "display_data" and "msg/s" in str(o["data"].get("text/plain", ""))
+    ]
+    assert bars and all(bar.startswith(("sent ", "fetched ")) and "100%" in bar for bar in bars)
+
+
 def sent_lines(magic: str) -> list[str]:
     """Every protocol line the notebooks send with %magic or %%magic."""
     lines: list[str] = []

@@ -6,9 +6,13 @@
 # rows, and whether the session checked the server's certificate (display/trust.py).
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from IPython.display import display as _display
+from tqdm.notebook import tqdm as widget_bar
+from tqdm.std import tqdm as text_bar
 
 from mailmagic.display import html as h
 from mailmagic.display.base import ValueView
@@ -17,6 +21,8 @@ from mailmagic.display.live import CELLS
 from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.protocol.codes import human_size
 from mailmagic.session.fetch import FetchedMessage, FetchResult
+
+_show: Callable[..., Any] = _display  # untyped in IPython 8 and 9: called by a typed name
 
 
 class ProgressBar:
@@ -28,15 +34,23 @@ class ProgressBar:
     def __init__(self, what: str) -> None:
         self.what = what
         self.bar: Any = None  # a tqdm.notebook.tqdm in a kernel, else a tqdm.std.tqdm
+        self.handle: Any = None  # the output the widget bar is shown in
 
     def update(self, done: int, total: int) -> None:
         """Called after each item."""
         if self.bar is None:
-            self.bar = _tqdm()(total=max(total, 1), desc=self.what, unit="msg", leave=True)
-            if hasattr(self.bar, "container"):  # closed when its cell runs again
-                CELLS.add(self.bar.container)
+            self._start(total)
         self.bar.total = max(total, 1)
         self.bar.update(done - self.bar.n)
+
+    def _start(self, total: int) -> None:
+        if not in_kernel():
+            self.bar = text_bar(total=max(total, 1), desc=self.what, unit="msg", leave=True)
+            return
+        # Shown by us, with a display id, so that the end can update the output's text/plain too
+        # (a saved notebook then reads "fetched 300: 100%", not the "0%" it started with).
+        self.bar = widget_bar(total=max(total, 1), desc=self.what, unit="msg", display=False)
+        self.handle = _show(CELLS.add(self.bar.container), display_id=True)
 
     def finish(self, description: str) -> None:
         """Mark the bar finished ("fetched 12", "sent 3"), in the success style."""
@@ -53,6 +67,8 @@ class ProgressBar:
         self.bar.close()
         if hasattr(self.bar, "container"):  # tqdm calls a full bar a success, even a stopped one
             self.bar.container.children[1].bar_style = style
+        if self.handle is not None:
+            self.handle.update(self.bar.container)
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -60,17 +76,6 @@ class ProgressBar:
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if kind is not None:
             self.stop()
-
-
-def _tqdm() -> Any:
-    """tqdm's widget bar in a kernel (as tqdm.auto chooses, but asked each time), else text."""
-    if in_kernel():
-        from tqdm.notebook import tqdm as widget_bar
-
-        return widget_bar
-    from tqdm.std import tqdm as text_bar
-
-    return text_bar
 
 
 @dataclass(frozen=True, repr=False)
