@@ -1,7 +1,8 @@
-# What this module does: the mailmagic package root: its version, and the IPython extension hooks
-# (`%load_ext mailmagic`). The hooks import the magics only when called, so `import mailmagic.lab`
-# and `python -m mailmagic.lab` never import IPython, ipywidgets or traitlets: the lab server runs
-# in a process that cannot import them (tests/lab/test_main.py checks it).
+"""The mailmagic package root: its version, and the IPython extension hooks (`%load_ext mailmagic`).
+The hooks import the magics only when called, so `import mailmagic.lab` and `python -m
+mailmagic.lab` never import IPython, ipywidgets or traitlets: the lab server runs in a process that
+cannot import them (tests/lab/test_main.py checks it)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,8 +1,9 @@
-# What this module does: turns fetched messages into a pandas DataFrame for exploring a mailbox:
-# one row per message with its UID, size and the headers people ask questions about, decoded
-# (RFC 2047), dates timezone-aware (RFC 5322 section 3.3), attachments counted and named, and the
-# Message-ID / In-Reply-To / References that group messages into threads (RFC 5322 section 3.6.4).
-# pandas is an optional extra: `pip install mailmagic[analysis]`.
+"""Turns fetched messages into a pandas DataFrame for exploring a mailbox: one row per message with
+its UID, size and the headers people ask questions about, decoded (RFC 2047), dates timezone-aware
+(RFC 5322 section 3.3), attachments counted and named, and the Message-ID / In-Reply-To / References
+that group messages into threads (RFC 5322 section 3.6.4). pandas is an optional extra: `pip install
+mailmagic[analysis]`."""
+
 from __future__ import annotations
 
 import email.utils

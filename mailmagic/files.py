@@ -1,6 +1,7 @@
-# What this module does: writes one file whole with system calls (no file objects, no pathlib):
-# the lab store delivers every message this way and fetch() archives every message this way, so
-# it runs once per message. A file that cannot be written whole is removed again.
+"""Writes one file whole with system calls (no file objects, no pathlib): the lab store delivers
+every message this way and fetch() archives every message this way, so it runs once per message. A
+file that cannot be written whole is removed again."""
+
 from __future__ import annotations
 
 import contextlib

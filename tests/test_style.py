@@ -1,8 +1,10 @@
 # What this module does: holds the code to the house style (DESIGN.md rule 6) as part of the test
 # suite: `ruff check`, `ruff format --check` and `mypy --strict` on the package must be clean, and
-# every module starts with a comment that says what it does (rule 5).
+# every module of the package opens with a docstring that says what it does (rule 5), so that
+# `help()` shows it.
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -37,5 +39,6 @@ def test_mypy_strict_is_clean() -> None:
     "module", sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "mailmagic").rglob("*.py"))
 )
 def test_every_module_says_what_it_does(module: str) -> None:
-    first = (ROOT / module).read_text().splitlines()[0]
-    assert first.startswith("# What this module does:"), first
+    doc = ast.get_docstring(ast.parse((ROOT / module).read_text()))
+    assert doc, f"{module} opens with no docstring"
+    assert len(doc.split(". ")[0].split()) >= 4, f"{module}: say what it does in a sentence"

@@ -1,12 +1,12 @@
-# What this module does: the one base every view shares, so a result shows the same way
-# everywhere. A view says what it is as text (`as_text`) and as self-contained HTML (`as_html`),
-# and may offer a `widget()` (by default one HTML widget of its text/html: what is only read costs
-# one widget, DESIGN.md's budget). From those three the base makes `_repr_mimebundle_` (through
-# bundle.py: the widget only in a kernel), `_repr_html_` and `__repr__`. A view that stands for a
-# value (`r = %smtp NOOP` is a reply) is a `ValueView`: reading an attribute it lacks reads the
-# value's, and `dir()` lists the value's fields and methods too, so `r.code` works and `r.<Tab>`
-# offers it. Views that are dataclasses are declared with `repr=False`, so they keep this
-# `__repr__` rather than the dataclass's own.
+"""The one base every view shares, so a result shows the same way everywhere. A view says what it is
+as text (`as_text`) and as self-contained HTML (`as_html`), and may offer a `widget()` (by default
+one HTML widget of its text/html: what is only read costs one widget, DESIGN.md's budget). From
+those three the base makes `_repr_mimebundle_` (through bundle.py: the widget only in a kernel),
+`_repr_html_` and `__repr__`. A view that stands for a value (`r = %smtp NOOP` is a reply) is a
+`ValueView`: reading an attribute it lacks reads the value's, and `dir()` lists the value's fields
+and methods too, so `r.code` works and `r.<Tab>` offers it. Views that are dataclasses are declared
+with `repr=False`, so they keep this `__repr__` rather than the dataclass's own."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar

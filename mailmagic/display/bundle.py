@@ -1,9 +1,9 @@
-# What this module does: the one recipe for a view's bundle, which every view's
-# `_repr_mimebundle_` uses (through display/base.py): text/plain and text/html always, and the
-# ipywidgets view on top only inside a kernel (a terminal IPython or a test shell gets no widgets
-# it cannot show). A saved notebook keeps text/html, so it still reads on GitHub and in nbconvert
-# once widget state is stripped. Every widget view shown is handed to live.CELLS, which closes it
-# when its cell runs again.
+"""The one recipe for a view's bundle, which every view's `_repr_mimebundle_` uses (through
+display/base.py): text/plain and text/html always, and the ipywidgets view on top only inside a
+kernel (a terminal IPython or a test shell gets no widgets it cannot show). A saved notebook keeps
+text/html, so it still reads on GitHub and in nbconvert once widget state is stripped. Every widget
+view shown is handed to live.CELLS, which closes it when its cell runs again."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

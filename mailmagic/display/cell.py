@@ -1,7 +1,7 @@
-# What this module does: the view of a %%smtp / %%pop3 cell: every line sent and every reply, in
-# order, and where the cell stopped at a failure. Indexing gives the single exchanges
-# (`cell[-1].code`); `.replies` lists the replies alone. Closing the widget closes every exchange's
-# widget under it (display/live.py).
+"""The view of a %%smtp / %%pop3 cell: every line sent and every reply, in order, and where the cell
+stopped at a failure. Indexing gives the single exchanges (`cell[-1].code`); `.replies` lists the
+replies alone. Closing the widget closes every exchange's widget under it (display/live.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,15 +1,15 @@
-# What this module does: the view of one exchange on its own, a command and the server's reply,
-# with no session behind it: what the mailbox table's buttons show (display/mailbox.py), and the
-# base of the reply view a magic returns (display/reply.py, which adds the session panel and the
-# mailbox table). The helpers that tell what a reply means live here too, so both views read
-# them from one module and neither imports the other's importer. Output: a concise text/plain, an
-# escaped, script-free text/html (display/html.py) and, in a kernel, a widget: the reply badge
-# coloured by class, its meaning (basic code, enhanced code part by part, POP3 response code), for
-# EHLO and CAPA one row per extension with what it means, and after RETR or TOP the message viewer
-# (display/message.py) with the reply's status line above it, in its HTML widget. Attribute
-# access and `dir()` fall through to the reply (display/base.py); POP3 drop listings are read into
-# `.stat` / `.entries`. A reply from a session that does not check certificates (--insecure) says
-# so in every form (display/trust.py).
+"""The view of one exchange on its own, a command and the server's reply, with no session behind it:
+what the mailbox table's buttons show (display/mailbox.py), and the base of the reply view a magic
+returns (display/reply.py, which adds the session panel and the mailbox table). The helpers that
+tell what a reply means live here too, so both views read them from one module and neither imports
+the other's importer. Output: a concise text/plain, an escaped, script-free text/html
+(display/html.py) and, in a kernel, a widget: the reply badge coloured by class, its meaning (basic
+code, enhanced code part by part, POP3 response code), for EHLO and CAPA one row per extension with
+what it means, and after RETR or TOP the message viewer (display/message.py) with the reply's status
+line above it, in its HTML widget. Attribute access and `dir()` fall through to the reply
+(display/base.py); POP3 drop listings are read into `.stat` / `.entries`. A reply from a session
+that does not check certificates (--insecure) says so in every form (display/trust.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

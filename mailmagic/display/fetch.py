@@ -1,9 +1,10 @@
-# What this module does: the views of a bulk transfer: a progress bar (tqdm's: its ipywidgets bar
-# in a kernel, its text bar elsewhere) fed while a fetch or a bulk send runs and marked when it ends
-# ("fetched 12" in green, or "stopped" in red when an error or Ctrl-C ended it), and the summary
-# of a finished fetch: how many messages, how fast, pipelined or not, what the archive repaired
-# before it (its notes: a stale lock removed, octets cut off at resume), what failed, the first
-# rows, and whether the session checked the server's certificate (display/trust.py).
+"""The views of a bulk transfer: a progress bar (tqdm's: its ipywidgets bar in a kernel, its text
+bar elsewhere) fed while a fetch or a bulk send runs and marked when it ends ("fetched 12" in green,
+or "stopped" in red when an error or Ctrl-C ended it), and the summary of a finished fetch: how many
+messages, how fast, pipelined or not, what the archive repaired before it (its notes: a stale lock
+removed, octets cut off at resume), what failed, the first rows, and whether the session checked the
+server's certificate (display/trust.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

@@ -1,7 +1,8 @@
-# What this module does: the small HTML vocabulary every view shares for its text/html fallback:
-# escaping (everything that came from a server goes through `esc`), badges coloured by reply class,
-# preformatted blocks and tables, all with inline styles and no scripts, so a saved notebook reads
-# the same on GitHub, in nbconvert and in VS Code.
+"""The small HTML vocabulary every view shares for its text/html fallback: escaping (everything that
+came from a server goes through `esc`), badges coloured by reply class, preformatted blocks and
+tables, all with inline styles and no scripts, so a saved notebook reads the same on GitHub, in
+nbconvert and in VS Code."""
+
 from __future__ import annotations
 
 import html

@@ -1,9 +1,10 @@
-# What this module does: the view of the embedded lab server as `%maillab` shows it: where each
-# listener is, the users (never their passwords), the lists, the CA file and the message count of
-# every mailbox, and a note (e.g. that `start` reused a running server). The view is a snapshot
-# (DESIGN.md): it copies what it shows when it is built, so a later `stop`, restart or delivery
-# changes no output already shown (`%maillab` again shows the lab as it is then). Attribute access
-# falls through to the LabServer (`lab.faults.override(...)`), which is live.
+"""The view of the embedded lab server as `%maillab` shows it: where each listener is, the users
+(never their passwords), the lists, the CA file and the message count of every mailbox, and a note
+(e.g. that `start` reused a running server). The view is a snapshot (DESIGN.md): it copies what it
+shows when it is built, so a later `stop`, restart or delivery changes no output already shown
+(`%maillab` again shows the lab as it is then). Attribute access falls through to the LabServer
+(`lab.faults.override(...)`), which is live."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

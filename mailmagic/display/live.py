@@ -1,9 +1,10 @@
-# What this module does: ties a live widget to what it watches without either keeping the other
-# alive for the kernel's life (DESIGN.md: views never subscribe strongly). A live widget holds its
-# subscriptions, and the transcript's or maildrop's listener list holds them only weakly
-# (protocol/listeners.py), so a dropped widget stops being called; closing a widget (ipywidgets sets
-# its comm to None) closes its subscriptions and every widget under it, with their Layout and Style
-# models (ipywidgets leaves those open: each is a model the front end keeps).
+"""Ties a live widget to what it watches without either keeping the other alive for the kernel's
+life (DESIGN.md: views never subscribe strongly). A live widget holds its subscriptions, and the
+transcript's or maildrop's listener list holds them only weakly (protocol/listeners.py), so a
+dropped widget stops being called; closing a widget (ipywidgets sets its comm to None) closes its
+subscriptions and every widget under it, with their Layout and Style models (ipywidgets leaves those
+open: each is a model the front end keeps)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

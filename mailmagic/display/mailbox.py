@@ -1,21 +1,21 @@
-# What this module does: the mailbox view of a POP3 session: one row per message the session knew
-# of when the view was built (from STAT, LIST, UIDL, TOP and RETR replies, session/pop3.py's
-# Maildrop) with number, UID, human-readable size, From, Subject and Date where a TOP or RETR
-# showed them, and whether DELE marked it ("deleted at QUIT", the row struck through). The view is
-# a snapshot (DESIGN.md): it copies what the maildrop knew, and nothing a later cell does changes
-# it. The table reads well at any width: fixed column widths, one line per row cut with an
-# ellipsis (the full text on hover), UIDs in monospace. A session already closed says so in a
-# header. The widget is a handful of widgets, not one per cell (the widget budget): the page as
-# HTML in an Output (which also shows what the actions return), a row selector, View (RETR),
-# Headers (TOP n 0) and Delete (DELE) buttons and Previous / Next; they share one Layout and one
-# ButtonStyle, so a page costs 12 widget models whatever its rows. Paging re-renders the page's
-# HTML and builds no widget. Only the buttons talk to the server, and only the page they belong to
-# changes after them. An action on a closed session swaps the actions for a Reconnect button,
-# which calls the view's ``reconnect`` (the same path as `%pop3 reconnect`, handed in by the
-# magic); a widget replaced is closed. What a button's command returns is shown as an exchange
-# (display/exchange.py: the reply, and the message viewer after View), never as the magic's reply
-# view, so this module and display/reply.py (which puts a table under a listing) do not import
-# each other. A session that does not check certificates is flagged (display/trust.py).
+"""The mailbox view of a POP3 session: one row per message the session knew of when the view was
+built (from STAT, LIST, UIDL, TOP and RETR replies, session/pop3.py's Maildrop) with number, UID,
+human-readable size, From, Subject and Date where a TOP or RETR showed them, and whether DELE marked
+it ("deleted at QUIT", the row struck through). The view is a snapshot (DESIGN.md): it copies what
+the maildrop knew, and nothing a later cell does changes it. The table reads well at any width:
+fixed column widths, one line per row cut with an ellipsis (the full text on hover), UIDs in
+monospace. A session already closed says so in a header. The widget is a handful of widgets, not one
+per cell (the widget budget): the page as HTML in an Output (which also shows what the actions
+return), a row selector, View (RETR), Headers (TOP n 0) and Delete (DELE) buttons and Previous /
+Next; they share one Layout and one ButtonStyle, so a page costs 12 widget models whatever its rows.
+Paging re-renders the page's HTML and builds no widget. Only the buttons talk to the server, and
+only the page they belong to changes after them. An action on a closed session swaps the actions for
+a Reconnect button, which calls the view's ``reconnect`` (the same path as `%pop3 reconnect`, handed
+in by the magic); a widget replaced is closed. What a button's command returns is shown as an
+exchange (display/exchange.py: the reply, and the message viewer after View), never as the magic's
+reply view, so this module and display/reply.py (which puts a table under a listing) do not import
+each other. A session that does not check certificates is flagged (display/trust.py)."""
+
 from __future__ import annotations
 
 import email.parser

@@ -1,19 +1,21 @@
-# What this module does: the view of one message (mailmagic/mail/message.py's Message, parsed from
-# the bytes of `Pop3Reply.body` as POP3 RETR / TOP hands them over): decoded headers, the text
-# part, the HTML part sanitised (mail/sanitise.py), attachments with a save action, the MIME tree
-# and the raw source. It only shows: parsing, decoding, sanitising and saving are the model's,
-# and attribute access and `dir()` fall through to the Message (display/base.py), so
-# `view.subject`, `view.attachments` read the model. A partial message (from TOP, or a title
-# "TOP n N" as display/exchange.py gives) says "headers only" or "first N lines", and leaves out
-# the "(no text part)" of a body that was not asked for.
-#
-# Output: a concise text/plain (control characters replaced), a self-contained text/html (inline
-# styles, no scripts; the raw source in a <details> toggle, capped at RAW_LIMIT characters) and,
-# inside a kernel, the viewer (MessageWidget), within the widget budget (DESIGN.md): what is only
-# read is one HTML widget (headers, one pane, the attachments), and real widgets are kept for what
-# the user acts on: a ToggleButtons choice of pane (Text, HTML, the HTML with its remote images,
-# Source, MIME tree) and, with attachments, a selector and a Save button. A choice re-renders the
-# HTML widget's value and builds no widget; at most 11 widget models, Layout and Style included.
+"""The view of one message (mailmagic/mail/message.py's Message, parsed from the bytes of
+`Pop3Reply.body` as POP3 RETR / TOP hands them over): decoded headers, the text part, the HTML part
+sanitised (mail/sanitise.py), attachments with a save action, the MIME tree and the raw source. It
+only shows: parsing, decoding, sanitising and saving are the model's, and attribute access and
+`dir()` fall through to the Message (display/base.py), so `view.subject`, `view.attachments` read
+the model. A partial message (from TOP, or a title "TOP n N" as display/exchange.py gives) says
+"headers only" or "first N lines", and leaves out the "(no text part)" of a body that was not asked
+for.
+
+Output: a concise text/plain (control characters replaced), a self-contained text/html (inline
+styles, no scripts; the raw source in a <details> toggle, capped at RAW_LIMIT characters) and,
+inside a kernel, the viewer (MessageWidget), within the widget budget (DESIGN.md): what is only
+read is one HTML widget (headers, one pane, the attachments), and real widgets are kept for what
+the user acts on: a ToggleButtons choice of pane (Text, HTML, the HTML with its remote images,
+Source, MIME tree) and, with attachments, a selector and a Save button. A choice re-renders the
+HTML widget's value and builds no widget; at most 11 widget models, Layout and Style included.
+"""
+
 from __future__ import annotations
 
 import os

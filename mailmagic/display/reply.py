@@ -1,13 +1,13 @@
-# What this module does: the view of one exchange as a magic returns it, the result object users
-# keep (`r = %smtp NOOP`, `r.code`, `r.<Tab>`): an ExchangeView (display/exchange.py: the command,
-# the reply, what it means, the message of a RETR or TOP; attribute access and `dir()` fall
-# through to the reply) that also knows the live session it came from. Under the reply it shows,
-# taken when the view is built (each view is a snapshot), the session panel (after open), the
-# mailbox table (after STAT, LIST, UIDL) or the message viewer (after RETR, TOP). A reply from a
-# session that does not check certificates (--insecure) says so in every form (display/trust.py).
-# Within the widget budget, a reply with nothing to click is one HTML widget; the mailbox table
-# takes the reply into its own Output, and the message viewer into its HTML widget, rather than
-# adding a box around them.
+"""The view of one exchange as a magic returns it, the result object users keep (`r = %smtp NOOP`,
+`r.code`, `r.<Tab>`): an ExchangeView (display/exchange.py: the command, the reply, what it means,
+the message of a RETR or TOP; attribute access and `dir()` fall through to the reply) that also
+knows the live session it came from. Under the reply it shows, taken when the view is built (each
+view is a snapshot), the session panel (after open), the mailbox table (after STAT, LIST, UIDL) or
+the message viewer (after RETR, TOP). A reply from a session that does not check certificates
+(--insecure) says so in every form (display/trust.py). Within the widget budget, a reply with
+nothing to click is one HTML widget; the mailbox table takes the reply into its own Output, and the
+message viewer into its HTML widget, rather than adding a box around them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,11 +1,12 @@
-# What this module does: views of sessions: one session's status (where it is connected, its
-# protocol state, the commands that make sense next, TLS version, cipher and certificate) with the
-# last TAIL entries of its transcript, and the list of named sessions with the current one marked.
-# A session that does not check certificates (--insecure) is flagged in both (display/trust.py).
-# Every view is a snapshot taken when it is built (DESIGN.md): its widget is one HTML widget of
-# exactly its text/html, and later cells never change it. Only a panel built with ``live=True``
-# (`%smtp status --live`) follows the session: it says so (a "live" badge and a line), and it
-# subscribes weakly to the transcript (display/live.py), so closing it stops its updates.
+"""Views of sessions: one session's status (where it is connected, its protocol state, the commands
+that make sense next, TLS version, cipher and certificate) with the last TAIL entries of its
+transcript, and the list of named sessions with the current one marked. A session that does not
+check certificates (--insecure) is flagged in both (display/trust.py). Every view is a snapshot
+taken when it is built (DESIGN.md): its widget is one HTML widget of exactly its text/html, and
+later cells never change it. Only a panel built with ``live=True`` (`%smtp status --live`) follows
+the session: it says so (a "live" badge and a line), and it subscribes weakly to the transcript
+(display/live.py), so closing it stops its updates."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

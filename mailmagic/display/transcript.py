@@ -1,14 +1,15 @@
-# What this module does: the view of a session's transcript: client and server lines told apart,
-# notes (connected, TLS started, closed) in brackets, the round-trip time of each reply. Secrets
-# were masked when recorded (session/transcript.py), so nothing here needs to hide anything.
-# A transcript of a session that does not check certificates says so (display/trust.py).
-# A view is a snapshot (DESIGN.md): it copies the entries when it is built, and its widget is one
-# HTML widget of exactly what its text/html shows; later cells never change it. With ``tail`` it
-# shows only the last entries and how many came before (the status panel's short form; `%smtp
-# transcript` shows all). `LiveTranscript` is the one view that follows a transcript, only for a
-# panel the user asked to be live (display/session.py): it subscribes weakly (display/live.py) and
-# appends: rows sit in HTML blocks of ROWS_PER_BLOCK, and a new entry renders one row and re-sends
-# only the last block, so an update costs the same however long the history is.
+"""The view of a session's transcript: client and server lines told apart, notes (connected, TLS
+started, closed) in brackets, the round-trip time of each reply. Secrets were masked when recorded
+(session/transcript.py), so nothing here needs to hide anything. A transcript of a session that does
+not check certificates says so (display/trust.py). A view is a snapshot (DESIGN.md): it copies the
+entries when it is built, and its widget is one HTML widget of exactly what its text/html shows;
+later cells never change it. With ``tail`` it shows only the last entries and how many came before
+(the status panel's short form; `%smtp transcript` shows all). `LiveTranscript` is the one view that
+follows a transcript, only for a panel the user asked to be live (display/session.py): it subscribes
+weakly (display/live.py) and appends: rows sit in HTML blocks of ROWS_PER_BLOCK, and a new entry
+renders one row and re-sends only the last block, so an update costs the same however long the
+history is."""
+
 from __future__ import annotations
 
 import time

@@ -1,7 +1,8 @@
-# What this module does: how every view says that a result comes from a session that does not
-# check the server's certificate (`open --insecure`), as the README promises: one predicate on the
-# session and the same warning in text/plain and text/html (widgets show the HTML), so no display
-# of such a result reads like one from a verified session.
+"""How every view says that a result comes from a session that does not check the server's
+certificate (`open --insecure`), as the README promises: one predicate on the session and the same
+warning in text/plain and text/html (widgets show the HTML), so no display of such a result reads
+like one from a verified session."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,6 +1,7 @@
-# What this module does: the public face of the embedded lab mail server (see controller.py):
-# `LabServer(LabConfig(...))` runs SMTP, submission, SMTPS, POP3 and POP3S on loopback over one
-# Maildir store, with fault injection for lab exercises.
+"""The public face of the embedded lab mail server (see controller.py): `LabServer(LabConfig(...))`
+runs SMTP, submission, SMTPS, POP3 and POP3S on loopback over one Maildir store, with fault
+injection for lab exercises."""
+
 from mailmagic.lab.config import LabConfig
 from mailmagic.lab.controller import Endpoints, LabServer
 from mailmagic.lab.faults import Faults

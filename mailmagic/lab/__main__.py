@@ -1,7 +1,8 @@
-# What this module does: the lab server's command line, `python -m mailmagic.lab`, for scripts,
-# other tools and CI. It runs until Ctrl-C or SIGTERM and then shuts down cleanly. With --json it
-# prints exactly one JSON line once every listener answers (host, ports, CA file, maildir), so a
-# script can start it in the background and read where it listens.
+"""The lab server's command line, `python -m mailmagic.lab`, for scripts, other tools and CI. It
+runs until Ctrl-C or SIGTERM and then shuts down cleanly. With --json it prints exactly one JSON
+line once every listener answers (host, ports, CA file, maildir), so a script can start it in the
+background and read where it listens."""
+
 from __future__ import annotations
 
 import argparse

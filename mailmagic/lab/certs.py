@@ -1,8 +1,9 @@
-# What this module does: the lab server's own small PKI, made with `cryptography` on first start and
-# kept beside the mail store: a local CA and a server certificate it signs, for the host name,
-# `localhost`, 127.0.0.1 and ::1. Clients are given the CA file so they verify the server (RFC 8314
-# section 4.1 wants verification on) instead of switching verification off. Existing files are
-# reused while the server certificate is valid for 30 more days and names the host.
+"""The lab server's own small PKI, made with `cryptography` on first start and kept beside the mail
+store: a local CA and a server certificate it signs, for the host name, `localhost`, 127.0.0.1 and
+::1. Clients are given the CA file so they verify the server (RFC 8314 section 4.1 wants
+verification on) instead of switching verification off. Existing files are reused while the server
+certificate is valid for 30 more days and names the host."""
+
 from __future__ import annotations
 
 import datetime as dt

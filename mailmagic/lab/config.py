@@ -1,8 +1,9 @@
-# What this module does: the one home of the lab server's settings (DESIGN.md rule 9), a frozen
-# dataclass with the defaults a lab exercise expects: loopback only, the `lab.test` domain, two
-# users, one list, limits with the reply codes of RFC 5321 section 4.5.3.1. Settings are checked
-# when the dataclass is made, so a bad one fails at start with a ValueError that says what to do;
-# user and alias names in particular, which also name Maildir folders and must never be paths.
+"""The one home of the lab server's settings (DESIGN.md rule 9), a frozen dataclass with the
+defaults a lab exercise expects: loopback only, the `lab.test` domain, two users, one list, limits
+with the reply codes of RFC 5321 section 4.5.3.1. Settings are checked when the dataclass is made,
+so a bad one fails at start with a ValueError that says what to do; user and alias names in
+particular, which also name Maildir folders and must never be paths."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,8 +1,9 @@
-# What this module does: `LabServer`, the controller that runs the lab's SMTP, submission, SMTPS,
-# POP3 and POP3S listeners on one asyncio loop in a background thread, over one Maildir store.
-# As aiosmtpd's Controller does, `start()` returns only once every listener answers and re-raises
-# any start-up error; unlike it, ports of 0 are resolved by binding 127.0.0.1 ourselves (aiosmtpd's
-# `port=0` is not supported), and a non-loopback address is refused unless asked for (LabConfig).
+"""`LabServer`, the controller that runs the lab's SMTP, submission, SMTPS, POP3 and POP3S listeners
+on one asyncio loop in a background thread, over one Maildir store. As aiosmtpd's Controller does,
+`start()` returns only once every listener answers and re-raises any start-up error; unlike it,
+ports of 0 are resolved by binding 127.0.0.1 ourselves (aiosmtpd's `port=0` is not supported), and a
+non-loopback address is refused unless asked for (LabConfig)."""
+
 from __future__ import annotations
 
 import asyncio

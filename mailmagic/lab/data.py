@@ -1,19 +1,21 @@
-# What this module does: reads what an SMTP client sends after DATA, and its AUTH continuation
-# lines, one line at a time in bounded memory, for the lab server's `LabSMTP` (smtp.py).
-#
-# aiosmtpd's own DATA loop keeps every piece of a line that never ends (a client that sends DATA
-# and then bytes without LF grew the server without bound) and splits lines at CRLF only (so bare
-# LFs ran lines together, and a long LF-only message was "Line too long"). Here a line ends at LF.
-# A line over the limit is read to its end and thrown away as it arrives (RFC 5321 section
-# 4.5.3.1.6 makes it an error), and once a message is refused nothing more of it is kept: a session
-# holds at most the message size limit, one line and what the StreamReader buffers (about twice its
-# limit, plus one socket read), whatever the client sends.
-#
-# The mail data (RFC 5321 section 4.5.2): lines end in CRLF, and a line that ends in a bare LF
-# refuses the message (section 2.3.8: a client MUST NOT send one; taking LF or CR LF as a line end
-# is what SMTP smuggling exploits); a lone CR inside a line is data, kept byte for byte. The data
-# ends with a "." alone on a line that follows a CRLF (CRLF.CRLF, section 4.1.1.4), and a leading
-# dot is removed from every other line that starts with one (transparency, section 4.5.2).
+"""Reads what an SMTP client sends after DATA, and its AUTH continuation lines, one line at a time
+in bounded memory, for the lab server's `LabSMTP` (smtp.py).
+
+aiosmtpd's own DATA loop keeps every piece of a line that never ends (a client that sends DATA
+and then bytes without LF grew the server without bound) and splits lines at CRLF only (so bare
+LFs ran lines together, and a long LF-only message was "Line too long"). Here a line ends at LF.
+A line over the limit is read to its end and thrown away as it arrives (RFC 5321 section
+4.5.3.1.6 makes it an error), and once a message is refused nothing more of it is kept: a session
+holds at most the message size limit, one line and what the StreamReader buffers (about twice its
+limit, plus one socket read), whatever the client sends.
+
+The mail data (RFC 5321 section 4.5.2): lines end in CRLF, and a line that ends in a bare LF
+refuses the message (section 2.3.8: a client MUST NOT send one; taking LF or CR LF as a line end
+is what SMTP smuggling exploits); a lone CR inside a line is data, kept byte for byte. The data
+ends with a "." alone on a line that follows a CRLF (CRLF.CRLF, section 4.1.1.4), and a leading
+dot is removed from every other line that starts with one (transparency, section 4.5.2).
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,7 +52,7 @@ class TextLine:
 
 
 async def read_line(reader: asyncio.StreamReader, limit: int) -> TextLine:
-    """The next line of ``reader``, in bounded memory however long it is (see the module comment).
+    """The next line of ``reader``, in bounded memory however long it is (see the module docstring).
 
     A line is too long when it has over ``limit`` octets (LF included) or is longer than the
     reader's own limit. Raises ``asyncio.IncompleteReadError`` if the stream ends first.
@@ -69,7 +71,7 @@ async def read_line(reader: asyncio.StreamReader, limit: int) -> TextLine:
 
 @dataclass
 class MailData:
-    """The mail data of one DATA command, taken a line at a time (see the module comment).
+    """The mail data of one DATA command, taken a line at a time (see the module docstring).
 
     ``refusal`` is the reply for the first problem found, after which nothing more is kept;
     ``content`` is the message, dot-unstuffed, when there was none.

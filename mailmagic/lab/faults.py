@@ -1,8 +1,9 @@
-# What this module does: fault injection for lab exercises. Rules are set from Python (any thread)
-# while the servers run, and looked up by the SMTP and POP3 servers before each command:
-# override the reply (e.g. greylist the first RCPT with 451 4.7.1), delay the reply by N ms, or drop
-# the connection after the command. A rule may apply a limited number of times, counted across all
-# connections, which is how greylisting behaves: the first attempt fails, the retry succeeds.
+"""Fault injection for lab exercises. Rules are set from Python (any thread) while the servers run,
+and looked up by the SMTP and POP3 servers before each command: override the reply (e.g. greylist
+the first RCPT with 451 4.7.1), delay the reply by N ms, or drop the connection after the command. A
+rule may apply a limited number of times, counted across all connections, which is how greylisting
+behaves: the first attempt fails, the retry succeeds."""
+
 from __future__ import annotations
 
 import threading

@@ -1,28 +1,30 @@
-# What this module does: the lab's POP3 server, one asyncio task per connection on the streams of
-# `asyncio.start_server`, serving the maildrops of the shared MailStore.
-#
-# It speaks RFC 1939 (POP3) with the RFC 2449 extension mechanism (CAPA, response codes, PIPELINING,
-# the 255-octet command line), RFC 2595 STLS, RFC 5034 AUTH with SASL PLAIN (RFC 4616) and the
-# RFC 3206 response codes [AUTH] and [SYS/TEMP]. The rules are not here: how a command line is
-# read, which verbs each state accepts, how many arguments each takes and which state a +OK leads
-# to are protocol/pop3_rules.py's, the table the client connection reads too. This module is the
-# server's side: a handler per verb it offers (UTF8 and LANG it does not), the maildrop, the
-# replies. A session walks CONNECTED -> AUTHORIZATION -> TRANSACTION -> UPDATE by that table. DELE
-# only marks a message: removal happens when QUIT in TRANSACTION enters UPDATE (RFC 1939 section
-# 6). Any other end of a session (EOF, reset, idle timeout, a fault's drop) removes nothing, and
-# the maildrop lock is always released.
-#
-# Lines are read with StreamReader.readuntil under whatever `limit=` the listener was started with
-# (the default 64 KiB is fine): on LimitOverrunError the bytes seen so far are thrown away and
-# reading goes on to the end of the line, so a 10 MB line without CRLF costs about twice the limit
-# in memory and gets -ERR, not a closed connection. Multi-line replies are dot-stuffed and streamed
-# in chunks of about DRAIN_EVERY octets with a drain after each (RETR reads and stuffs whole blocks
-# of lines, `crlf_blocks`; TOP goes line by line), so a 50 MB RETR holds one chunk at a time.
-# Output is queued and written when the queue is that big or the session is about to wait for a
-# command, so the replies to pipelined commands share writes. The idle timeout (RFC 1939 section 3
-# autologout) is one timer per session that each line read and each drain pushes back; when it
-# fires it aborts the transport. Handlers return ServerReply values and the session loop queues
-# them; AUTH's "+ " continuation is the one handler that queues output itself.
+"""The lab's POP3 server, one asyncio task per connection on the streams of `asyncio.start_server`,
+serving the maildrops of the shared MailStore.
+
+It speaks RFC 1939 (POP3) with the RFC 2449 extension mechanism (CAPA, response codes, PIPELINING,
+the 255-octet command line), RFC 2595 STLS, RFC 5034 AUTH with SASL PLAIN (RFC 4616) and the
+RFC 3206 response codes [AUTH] and [SYS/TEMP]. The rules are not here: how a command line is
+read, which verbs each state accepts, how many arguments each takes and which state a +OK leads
+to are protocol/pop3_rules.py's, the table the client connection reads too. This module is the
+server's side: a handler per verb it offers (UTF8 and LANG it does not), the maildrop, the
+replies. A session walks CONNECTED -> AUTHORIZATION -> TRANSACTION -> UPDATE by that table. DELE
+only marks a message: removal happens when QUIT in TRANSACTION enters UPDATE (RFC 1939 section
+6). Any other end of a session (EOF, reset, idle timeout, a fault's drop) removes nothing, and
+the maildrop lock is always released.
+
+Lines are read with StreamReader.readuntil under whatever `limit=` the listener was started with
+(the default 64 KiB is fine): on LimitOverrunError the bytes seen so far are thrown away and
+reading goes on to the end of the line, so a 10 MB line without CRLF costs about twice the limit
+in memory and gets -ERR, not a closed connection. Multi-line replies are dot-stuffed and streamed
+in chunks of about DRAIN_EVERY octets with a drain after each (RETR reads and stuffs whole blocks
+of lines, `crlf_blocks`; TOP goes line by line), so a 50 MB RETR holds one chunk at a time.
+Output is queued and written when the queue is that big or the session is about to wait for a
+command, so the replies to pipelined commands share writes. The idle timeout (RFC 1939 section 3
+autologout) is one timer per session that each line read and each drain pushes back; when it
+fires it aborts the transport. Handlers return ServerReply values and the session loop queues
+them; AUTH's "+ " continuation is the one handler that queues output itself.
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -636,7 +638,7 @@ async def serve_pop3(
     """Serve one POP3 connection: the ``client_connected_cb`` of ``asyncio.start_server``.
 
     Use it as ``asyncio.start_server(functools.partial(serve_pop3, ctx), host, port, ssl=...)``;
-    any ``limit=`` works (see the module comment).
+    any ``limit=`` works (see the module docstring).
     """
     try:
         await Pop3ServerSession(ctx, reader, writer).run()

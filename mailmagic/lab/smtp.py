@@ -1,19 +1,21 @@
-# What this module does: the lab SMTP server, aiosmtpd with a handler of ours (`LabHandler`, the
-# `handle_VERB` hooks) and a thin `SMTP` subclass (`LabSMTP`) for what aiosmtpd has no hook for:
-# EXPN, TURN, HELP with 214, fault injection, and RFC 3463 enhanced status codes on aiosmtpd's own
-# stock replies, which a well-run server (Postfix, Exchange) always sends once it has advertised
-# ENHANCEDSTATUSCODES (RFC 2034 section 3; greetings, HELO/EHLO and 354/334 carry none).
-#
-# `LabSMTP` also keeps each reply in step with the session's state where aiosmtpd does not: a
-# command argument with a byte that is not UTF-8 or a control character is refused (501) before
-# anything runs, as no reply could quote it; an unexpected error resets the transaction and says
-# so, never with the exception's text; STARTTLS inside TLS gets 503 (RFC 3207 section 4); each
-# session has its own command line limits. DATA and AUTH continuation lines are read by data.py,
-# in memory bounded by the line and message limits, and a bare LF in the data is named as such.
-#
-# Mail for local users and aliases is delivered to the Maildir store before the 250 reply; mail for
-# other domains is refused as relaying (550 5.7.1) unless the client authenticated, in which case it
-# is kept in the store's outbox: nothing ever leaves the lab.
+"""The lab SMTP server, aiosmtpd with a handler of ours (`LabHandler`, the `handle_VERB` hooks) and
+a thin `SMTP` subclass (`LabSMTP`) for what aiosmtpd has no hook for: EXPN, TURN, HELP with 214,
+fault injection, and RFC 3463 enhanced status codes on aiosmtpd's own stock replies, which a
+well-run server (Postfix, Exchange) always sends once it has advertised ENHANCEDSTATUSCODES (RFC
+2034 section 3; greetings, HELO/EHLO and 354/334 carry none).
+
+`LabSMTP` also keeps each reply in step with the session's state where aiosmtpd does not: a
+command argument with a byte that is not UTF-8 or a control character is refused (501) before
+anything runs, as no reply could quote it; an unexpected error resets the transaction and says
+so, never with the exception's text; STARTTLS inside TLS gets 503 (RFC 3207 section 4); each
+session has its own command line limits. DATA and AUTH continuation lines are read by data.py,
+in memory bounded by the line and message limits, and a bare LF in the data is named as such.
+
+Mail for local users and aliases is delivered to the Maildir store before the 250 reply; mail for
+other domains is refused as relaying (550 5.7.1) unless the client authenticated, in which case it
+is kept in the store's outbox: nothing ever leaves the lab.
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -132,7 +134,7 @@ def with_enhanced_code(reply: str) -> str:
 
 
 def argument_refusal(verb: str, arg: str | None) -> str | None:
-    """The 501 reply for an argument no command takes, or None (see the module comment).
+    """The 501 reply for an argument no command takes, or None (see the module docstring).
 
     aiosmtpd hands arguments on as UTF-8 with "surrogateescape", so a byte that is not UTF-8
     arrives as a lone surrogate (RFC 6531 section 3.3 makes SMTPUTF8 arguments UTF-8); control

@@ -1,17 +1,19 @@
-# What this module does: the lab server's one mail store, a Maildir per user under a root folder,
-# shared by SMTP delivery and POP3 retrieval.
-#
-# Delivery is atomic (Maildir spec, cr.yp.to/proto/maildir.html): each copy is written to tmp/,
-# flushed and fsync'ed, then renamed into new/, and new/ itself is fsync'ed before the caller may
-# send 250. A crash at any point leaves new/ with complete messages only. Files are stored with LF
-# line ends, as Maildir readers (Dovecot, mutt, stdlib `mailbox`) expect; POP3 serves them with CRLF
-# (RFC 1939 section 3). Only CRLF becomes LF on the way in and only LF becomes CRLF on the way out:
-# any other CR is content, even one right before a line end, so `line\r\r\n` sent over SMTP is
-# stored as `line\r\n` and served as it came, and a message's POP3 size (LIST, STAT, RETR's +OK)
-# is always the octets RETR sends. File names carry the Maildir++ `,S=` (on disk) and `,W=` (CRLF)
-# sizes so a listing never reads message bodies. A message's UID (RFC 1939 UIDL) is the part of its
-# file name before the first comma: stable across sessions and restarts. A mailbox name is one
-# folder name under the root (`safe_mailbox`), never a path.
+r"""The lab server's one mail store, a Maildir per user under a root folder, shared by SMTP delivery
+and POP3 retrieval.
+
+Delivery is atomic (Maildir spec, cr.yp.to/proto/maildir.html): each copy is written to tmp/,
+flushed and fsync'ed, then renamed into new/, and new/ itself is fsync'ed before the caller may
+send 250. A crash at any point leaves new/ with complete messages only. Files are stored with LF
+line ends, as Maildir readers (Dovecot, mutt, stdlib `mailbox`) expect; POP3 serves them with CRLF
+(RFC 1939 section 3). Only CRLF becomes LF on the way in and only LF becomes CRLF on the way out:
+any other CR is content, even one right before a line end, so `line\r\r\n` sent over SMTP is
+stored as `line\r\n` and served as it came, and a message's POP3 size (LIST, STAT, RETR's +OK)
+is always the octets RETR sends. File names carry the Maildir++ `,S=` (on disk) and `,W=` (CRLF)
+sizes so a listing never reads message bodies. A message's UID (RFC 1939 UIDL) is the part of its
+file name before the first comma: stable across sessions and restarts. A mailbox name is one
+folder name under the root (`safe_mailbox`), never a path.
+"""
+
 from __future__ import annotations
 
 import contextlib
@@ -79,7 +81,7 @@ def to_lf(data: bytes) -> bytes:
 
 
 class MailStore:
-    """A Maildir per mailbox under ``root``; thread-safe; see the module comment for guarantees."""
+    """A Maildir per mailbox under ``root``; thread-safe (guarantees: the module docstring)."""
 
     def __init__(self, root: Path, mailboxes: Iterable[str]) -> None:
         self.root = Path(root)
@@ -220,5 +222,5 @@ def crlf_blocks(message: StoredMessage, size: int = 64 * 1024) -> Iterator[bytes
 
 
 def _crlf(lines: bytes) -> bytes:
-    """LF line ends as CRLF; every CR on disk is content and stays (see the module comment)."""
+    """LF line ends as CRLF; every CR on disk is content and stays (see the module docstring)."""
     return lines.replace(b"\n", b"\r\n")

@@ -1,12 +1,12 @@
-# What this module does: the IPython extension (`%load_ext mailmagic`): registers %smtp / %%smtp,
-# %pop3 / %%pop3 (smtp.py, pop3.py) and %maillab (lab.py) around one shared MailContext
-# (context.py), their tab completion (complete.py), and the pre_run_cell hook of
-# display/live.py's CELLS, so a cell that runs again closes the widgets it showed before.
-# `%unload_ext mailmagic` undoes all of it: the magics are no longer bound, every session is
-# closed, the lab server stops, the completers and the hook are gone; `%reload_ext` works.
-# The layout: registry.py (each control word declared once: parser, help, docstring, README
-# table, completion), options.py (comments, options before a raw line, --expect, secrets),
-# base.py (what %smtp and %pop3 share, the session words).
+"""The IPython extension (`%load_ext mailmagic`): registers %smtp / %%smtp, %pop3 / %%pop3 (smtp.py,
+pop3.py) and %maillab (lab.py) around one shared MailContext (context.py), their tab completion
+(complete.py), and the pre_run_cell hook of display/live.py's CELLS, so a cell that runs again
+closes the widgets it showed before. `%unload_ext mailmagic` undoes all of it: the magics are no
+longer bound, every session is closed, the lab server stops, the completers and the hook are gone;
+`%reload_ext` works. The layout: registry.py (each control word declared once: parser, help,
+docstring, README table, completion), options.py (comments, options before a raw line, --expect,
+secrets), base.py (what %smtp and %pop3 share, the session words)."""
+
 from __future__ import annotations
 
 import atexit

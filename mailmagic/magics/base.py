@@ -1,14 +1,14 @@
-# What this module does: what %smtp and %pop3 share (ProtocolMagics; the magics themselves are
-# in smtp.py and pop3.py). A line or cell is a control word (declared once: the session words in
-# COMMON here, the helpers in each magic's own registry, see registry.py) or raw protocol lines,
-# sent exactly as typed (unknown verbs too: the server's 500 is the lesson), the session kept open
-# from cell to cell; `--` before a line forces it raw. The session words: open, close, reconnect,
-# sessions, use, status, transcript. A session opened on the lab remembers which listener it uses
-# (smtp, submission, pop3s...), and `reconnect` (and the Reconnect button of a mailbox table,
-# handed the same path) goes to that listener of the lab running now and trusts its CA, so
-# sessions follow a restarted lab server to its new ports; the lab's implicit-TLS listeners
-# (smtps, pop3s) are opened with TLS even without --tls. Settings are traitlets
-# (`%config SMTPMagic.timeout = 10`).
+"""What %smtp and %pop3 share (ProtocolMagics; the magics themselves are in smtp.py and pop3.py). A
+line or cell is a control word (declared once: the session words in COMMON here, the helpers in each
+magic's own registry, see registry.py) or raw protocol lines, sent exactly as typed (unknown verbs
+too: the server's 500 is the lesson), the session kept open from cell to cell; `--` before a line
+forces it raw. The session words: open, close, reconnect, sessions, use, status, transcript. A
+session opened on the lab remembers which listener it uses (smtp, submission, pop3s...), and
+`reconnect` (and the Reconnect button of a mailbox table, handed the same path) goes to that
+listener of the lab running now and trusts its CA, so sessions follow a restarted lab server to its
+new ports; the lab's implicit-TLS listeners (smtps, pop3s) are opened with TLS even without --tls.
+Settings are traitlets (`%config SMTPMagic.timeout = 10`)."""
+
 from __future__ import annotations
 
 import argparse

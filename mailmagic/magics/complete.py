@@ -1,16 +1,17 @@
-# What this module does: tab completion for `%smtp `, `%pop3 `, the first line of `%%smtp` /
-# `%%pop3` cells and `%maillab `, through IPython's `complete_command` hook (one per magic name;
-# IPython 8.10 and 9 both call it for line magics). Offered, in this order: the protocol verbs
-# that make sense in the current session's state, read from the protocol's transition table by
-# the connection's `expected()` (after MAIL FROM the first offer is `RCPT TO:`; in POP3's
-# AUTHORIZATION `USER`, `APOP`, `CAPA`...), then the control words and the options before a raw
-# line; after a control word its options (from registry.py), session names, the lab's listener
-# names after `open lab`, and an option's choices; after a verb the message numbers the session's
-# maildrop knows (RETR, TOP, DELE, LIST, UIDL) or the running lab's users (USER, APOP, VRFY, EXPN).
-# Lines inside a `%%smtp` / `%%pop3` cell, which that hook never sees, get the same through a
-# context matcher (IPython 8.6+): the verbs that make sense once the cell's lines above are sent,
-# projected on a copy of the sans-I/O connection (each line taken to succeed). Completion never
-# sends anything and never raises: a completer that fails offers nothing.
+"""Tab completion for `%smtp `, `%pop3 `, the first line of `%%smtp` / `%%pop3` cells and `%maillab
+`, through IPython's `complete_command` hook (one per magic name; IPython 8.10 and 9 both call it
+for line magics). Offered, in this order: the protocol verbs that make sense in the current
+session's state, read from the protocol's transition table by the connection's `expected()` (after
+MAIL FROM the first offer is `RCPT TO:`; in POP3's AUTHORIZATION `USER`, `APOP`, `CAPA`...), then
+the control words and the options before a raw line; after a control word its options (from
+registry.py), session names, the lab's listener names after `open lab`, and an option's choices;
+after a verb the message numbers the session's maildrop knows (RETR, TOP, DELE, LIST, UIDL) or the
+running lab's users (USER, APOP, VRFY, EXPN). Lines inside a `%%smtp` / `%%pop3` cell, which that
+hook never sees, get the same through a context matcher (IPython 8.6+): the verbs that make sense
+once the cell's lines above are sent, projected on a copy of the sans-I/O connection (each line
+taken to succeed). Completion never sends anything and never raises: a completer that fails offers
+nothing."""
+
 from __future__ import annotations
 
 import argparse
@@ -50,7 +51,7 @@ class Typed:
 
 
 class MagicCompleter:
-    """The ``complete_command`` hook of one protocol magic (see the module comment)."""
+    """The ``complete_command`` hook of one protocol magic (see the module docstring)."""
 
     def __init__(self, magics: ProtocolMagics, cell: bool = False) -> None:
         self.magics, self.cell = magics, cell

@@ -1,7 +1,8 @@
-# What this module does: what the magics of one IPython shell share (jupysql's connection manager
-# is the model): the named SMTP and POP3 sessions, the lab server `%maillab` started, and which lab
-# listener (by name: "smtp", "pop3s"...) each session opened on the lab talks to, so that
-# `reconnect` finds it again on a restarted lab.
+"""What the magics of one IPython shell share (jupysql's connection manager is the model): the named
+SMTP and POP3 sessions, the lab server `%maillab` started, and which lab listener (by name: "smtp",
+"pop3s"...) each session opened on the lab talks to, so that `reconnect` finds it again on a
+restarted lab."""
+
 from __future__ import annotations
 
 import weakref
@@ -23,7 +24,7 @@ LISTENERS = {"SMTP": ("smtp", "submission", "smtps"), "POP3": ("pop3", "pop3s")}
 
 @dataclass
 class MailContext:
-    """The sessions and the lab server of one shell (see the module comment)."""
+    """The sessions and the lab server of one shell (see the module docstring)."""
 
     smtp: Registry[SmtpSession] = field(default_factory=lambda: Registry("SMTP"))
     pop3: Registry[Pop3Session] = field(default_factory=lambda: Registry("POP3"))

@@ -1,7 +1,8 @@
-# What this module does: `%maillab` starts, stops and shows the embedded lab server, the default
-# target of `%smtp open` / `%pop3 open`. `start` says when it reuses a running one, and
-# `start --fresh` replaces it with one on an empty store; `%maillab` alone shows it. Its words are
-# declared once in LAB (registry.py), with the options of `python -m mailmagic.lab`.
+"""`%maillab` starts, stops and shows the embedded lab server, the default target of `%smtp open` /
+`%pop3 open`. `start` says when it reuses a running one, and `start --fresh` replaces it with one on
+an empty store; `%maillab` alone shows it. Its words are declared once in LAB (registry.py), with
+the options of `python -m mailmagic.lab`."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,12 +1,14 @@
-# What this module does: what the magics read around a protocol line, shared by %smtp and %pop3:
-# comments, the options before a raw line (--expect, --session, --timeout, --continue, and `--`
-# that forces a raw line), --expect's check of a reply, and where a secret comes from.
-#
-# Comments: outside message text, an unquoted `#` that stands alone as a word (at the start of a
-# line or after a space, and before a space or the end) starts a comment that runs to the end of
-# the line and is never sent (so `%pop3 PASS  # note` sends no note as the password, while
-# `--subject "Issue #5"` and `Issue #5` keep their `#5`). Message text after DATA is sent
-# exactly as typed, `#` included, and so is a raw line after `--`.
+"""What the magics read around a protocol line, shared by %smtp and %pop3: comments, the options
+before a raw line (--expect, --session, --timeout, --continue, and `--` that forces a raw line),
+--expect's check of a reply, and where a secret comes from.
+
+Comments: outside message text, an unquoted `#` that stands alone as a word (at the start of a
+line or after a space, and before a space or the end) starts a comment that runs to the end of
+the line and is never sent (so `%pop3 PASS  # note` sends no note as the password, while
+`--subject "Issue #5"` and `Issue #5` keep their `#5`). Message text after DATA is sent
+exactly as typed, `#` included, and so is a raw line after `--`.
+"""
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +55,7 @@ class ExpectFailed(AssertionError):
 
 def strip_comment(line: str, quotes: str = '"') -> str:
     """``line`` without its comment: from an unquoted ``#`` that stands alone as a word to the
-    end (see the module comment). ``quotes`` are the characters that quote."""
+    end (see the module docstring). ``quotes`` are the characters that quote."""
     quote = ""
     for i, char in enumerate(line):
         if quote:

@@ -1,7 +1,8 @@
-# What this module does: `%pop3` / `%%pop3`: a POP3 session from notebook cells, with the helper
-# words login (USER/PASS, APOP or AUTH), mailbox (LIST and UIDL, then the mailbox table) and fetch
-# (the maildrop to disk, pipelined and resumable, with a progress bar that says when it finished
-# or stopped). `PASS` alone, or `APOP user` alone, fills in the secret, which is never typed.
+"""`%pop3` / `%%pop3`: a POP3 session from notebook cells, with the helper words login (USER/PASS,
+APOP or AUTH), mailbox (LIST and UIDL, then the mailbox table) and fetch (the maildrop to disk,
+pipelined and resumable, with a progress bar that says when it finished or stopped). `PASS` alone,
+or `APOP user` alone, fills in the secret, which is never typed."""
+
 from __future__ import annotations
 
 import argparse

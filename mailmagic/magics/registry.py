@@ -1,8 +1,9 @@
-# What this module does: the command registry of a magic, after IPython's @magic_arguments: each
-# control word is declared once, on its handler (name, a one-line summary, an example, and an
-# argparse spec with a help string for every option). Everything else is generated from it: the
-# word's parser and `%smtp WORD --help`, the list `%smtp --help` prints and the magic's `?`
-# docstring, the README's command table, and the words and options tab completion offers.
+"""The command registry of a magic, after IPython's @magic_arguments: each control word is declared
+once, on its handler (name, a one-line summary, an example, and an argparse spec with a help string
+for every option). Everything else is generated from it: the word's parser and `%smtp WORD --help`,
+the list `%smtp --help` prints and the magic's `?` docstring, the README's command table, and the
+words and options tab completion offers."""
+
 from __future__ import annotations
 
 import argparse

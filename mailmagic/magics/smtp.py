@@ -1,8 +1,9 @@
-# What this module does: `%smtp` / `%%smtp`: an SMTP session from notebook cells, with the helper
-# words login (AUTH), sendmail (MAIL, RCPT, DATA and a well-formed message, attachments too) and
-# bulk (generated messages, pipelined when the server allows, with a progress bar that says when
-# it finished or stopped). Inside DATA, a line that looks like an SMTP command is still sent as
-# message text, with a note that says so (a forgotten "." would otherwise swallow a QUIT).
+"""`%smtp` / `%%smtp`: an SMTP session from notebook cells, with the helper words login (AUTH),
+sendmail (MAIL, RCPT, DATA and a well-formed message, attachments too) and bulk (generated messages,
+pipelined when the server allows, with a progress bar that says when it finished or stopped). Inside
+DATA, a line that looks like an SMTP command is still sent as message text, with a note that says so
+(a forgotten "." would otherwise swallow a QUIT)."""
+
 from __future__ import annotations
 
 import argparse

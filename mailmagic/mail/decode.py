@@ -1,11 +1,12 @@
-# What this module does: turns the bytes of a message's parts and headers into text, and never
-# raises on broken input. Parsing is the stdlib's `email` package with `policy.default` (RFC 5322,
-# RFC 2045-2047, RFC 2231 and RFC 6532 raw UTF-8 headers); where it raises anyway (deep nesting,
-# odd headers) `safe` falls back to a default. Headers that are plain ASCII without encoded words
-# are kept exactly as sent (unfolded, RFC 5322 section 2.2.3); the others are decoded by the
-# policy. Bodies are decoded with their declared charset, then UTF-8, then the declared charset
-# (or windows-1252) with replacement characters; iso-8859-1 is read as windows-1252, as browsers
-# do (WHATWG Encoding Standard). Text never contains lone surrogates, and CRLF becomes "\n".
+r"""Turns the bytes of a message's parts and headers into text, and never raises on broken input.
+Parsing is the stdlib's `email` package with `policy.default` (RFC 5322, RFC 2045-2047, RFC 2231 and
+RFC 6532 raw UTF-8 headers); where it raises anyway (deep nesting, odd headers) `safe` falls back to
+a default. Headers that are plain ASCII without encoded words are kept exactly as sent (unfolded,
+RFC 5322 section 2.2.3); the others are decoded by the policy. Bodies are decoded with their
+declared charset, then UTF-8, then the declared charset (or windows-1252) with replacement
+characters; iso-8859-1 is read as windows-1252, as browsers do (WHATWG Encoding Standard). Text
+never contains lone surrogates, and CRLF becomes "\n"."""
+
 from __future__ import annotations
 
 import codecs

@@ -1,12 +1,12 @@
-# What this module does: one message as a value: the bytes POP3 RETR / TOP hands over (or any
-# RFC 5322 message) parsed once with the stdlib's `email` package (`policy.default`), and what it
-# says: its headers decoded (decode.py), the text and HTML bodies, the HTML sanitised
-# (sanitise.py), the attachments, the MIME tree (parts.py), and what is wrong with it, in words.
-# Broken input is reported as problems rather than raised: when the whole parse fails (e.g. a
-# RecursionError on absurdly nested multiparts) the headers alone are read. A message from TOP
-# is partial, not broken (RFC 1939 section 7: TOP n 0 sends the headers and no body, TOP n N the
-# first N body lines): `partial_note` says which, and a partial message leaves out the defects
-# that cutting a message causes (missing boundaries, short base64).
+"""One message as a value: the bytes POP3 RETR / TOP hands over (or any RFC 5322 message) parsed
+once with the stdlib's `email` package (`policy.default`), and what it says: its headers decoded
+(decode.py), the text and HTML bodies, the HTML sanitised (sanitise.py), the attachments, the MIME
+tree (parts.py), and what is wrong with it, in words. Broken input is reported as problems rather
+than raised: when the whole parse fails (e.g. a RecursionError on absurdly nested multiparts) the
+headers alone are read. A message from TOP is partial, not broken (RFC 1939 section 7: TOP n 0 sends
+the headers and no body, TOP n N the first N body lines): `partial_note` says which, and a partial
+message leaves out the defects that cutting a message causes (missing boundaries, short base64)."""
+
 from __future__ import annotations
 
 import email

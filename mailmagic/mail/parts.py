@@ -1,9 +1,10 @@
-# What this module does: the parts of a parsed message: the MIME tree (each part's type, filename
-# and decoded size, a container's size the sum of its children's), walks over the parts at most
-# MAX_DEPTH levels deep (absurd nesting is cut, not followed into a RecursionError), which parts
-# are attachments, and saving an attachment into a folder: under a safe name (the last path
-# element of the declared one, no leading dots, no control or reserved characters, at most 120
-# characters), never overwriting a file (" (1)", " (2)" ... are added instead).
+"""The parts of a parsed message: the MIME tree (each part's type, filename and decoded size, a
+container's size the sum of its children's), walks over the parts at most MAX_DEPTH levels deep
+(absurd nesting is cut, not followed into a RecursionError), which parts are attachments, and saving
+an attachment into a folder: under a safe name (the last path element of the declared one, no
+leading dots, no control or reserved characters, at most 120 characters), never overwriting a file
+(" (1)", " (2)" ... are added instead)."""
+
 from __future__ import annotations
 
 import os

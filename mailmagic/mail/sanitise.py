@@ -1,15 +1,15 @@
-# What this module does: makes a message's HTML part safe to show inside a notebook, with nh3
-# (ammonia). `sanitise` keeps (nh3's defaults): the tags of `nh3.ALLOWED_TAGS` (formatting, lists,
-# tables, headings, links, images; no script, style, iframe, object, embed, form, input, svg,
-# math, meta, link, base), their default attributes (e.g. a href, img src/alt/width/height, td
-# colspan, plus lang and title anywhere; never style, class, id or on*), and text. script, style,
-# title, iframe, object, embed, svg, math and template go with their content. Links keep http,
-# https and mailto URLs only (a protocol-relative //host/x becomes https://host/x; other relative
-# URLs, which would reach the notebook server, are dropped), and every link gets
-# rel="noopener noreferrer" target="_blank". Images lose their src unless `remote_images` is true
-# and it is an http(s) or //host URL, so nothing loads by default (tracking pixels stay dark);
-# cid: and data: images are always dropped. Comments are removed. `html_to_text` reduces HTML to
-# text, for a message that has no text part.
+"""Makes a message's HTML part safe to show inside a notebook, with nh3 (ammonia). `sanitise` keeps
+(nh3's defaults): the tags of `nh3.ALLOWED_TAGS` (formatting, lists, tables, headings, links,
+images; no script, style, iframe, object, embed, form, input, svg, math, meta, link, base), their
+default attributes (e.g. a href, img src/alt/width/height, td colspan, plus lang and title anywhere;
+never style, class, id or on*), and text. script, style, title, iframe, object, embed, svg, math and
+template go with their content. Links keep http, https and mailto URLs only (a protocol-relative
+//host/x becomes https://host/x; other relative URLs, which would reach the notebook server, are
+dropped), and every link gets rel="noopener noreferrer" target="_blank". Images lose their src
+unless `remote_images` is true and it is an http(s) or //host URL, so nothing loads by default
+(tracking pixels stay dark); cid: and data: images are always dropped. Comments are removed.
+`html_to_text` reduces HTML to text, for a message that has no text part."""
+
 from __future__ import annotations
 
 import html
@@ -47,7 +47,7 @@ def _absolute(url: str) -> str | None:
 
 
 def sanitise(source: str, *, remote_images: bool = False) -> Sanitised:
-    """The HTML cleaned as the module comment describes."""
+    """The HTML cleaned as the module docstring describes."""
     found = 0
 
     def keep(tag: str, attribute: str, value: str) -> str | None:

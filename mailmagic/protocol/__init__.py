@@ -1,8 +1,9 @@
-# What this module does: the sans-I/O protocol layer of mailmagic (DESIGN.md, "The layers"):
-# SmtpConnection and Pop3Connection turn typed lines into bytes and server bytes into Reply /
-# Pop3Reply values, with one transition table per protocol, and `codes` says what every code
-# means. POP3's table and command rules (`pop3_rules`) serve the lab server as well. Nothing here
-# opens a socket: the session layer moves the bytes.
+"""The sans-I/O protocol layer of mailmagic (DESIGN.md, "The layers"): SmtpConnection and
+Pop3Connection turn typed lines into bytes and server bytes into Reply / Pop3Reply values, with one
+transition table per protocol, and `codes` says what every code means. POP3's table and command
+rules (`pop3_rules`) serve the lab server as well. Nothing here opens a socket: the session layer
+moves the bytes."""
+
 from __future__ import annotations
 
 from . import codes

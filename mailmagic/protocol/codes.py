@@ -1,19 +1,21 @@
-# What this module does: says what every code a mail server sends means, as data with its RFC
-# reference, plus small lookup functions that turn a code into one readable sentence:
-#
-# - SMTP reply codes (RFC 5321 4.2.2/4.2.3 and the extensions that added codes: RFC 4954 AUTH,
-#   RFC 3207 STARTTLS, RFC 7504 null MX), and the meaning of each reply's first and second digit
-#   (RFC 5321 4.2.1), which explain_smtp_code falls back on for codes no RFC defines.
-# - RFC 3463 enhanced status codes (class.subject.detail) with the details registered later in
-#   the IANA registry (RFC 5248): RFC 4954, 6531, 6710, 7293, 7372, 7505, 8617, 8689.
-# - POP3 response codes ([IN-USE], [SYS/TEMP]...: RFC 2449 section 8, RFC 3206, RFC 6856).
-# - EHLO keywords and POP3 CAPA tags, with their parameters interpreted (SIZE as a size, AUTH and
-#   SASL as a list of mechanisms).
-# - The commands of both protocols (syntax, meaning, RFC section, required extension and, where it
-#   is fixed, how many arguments), which the connections use for warnings, the display for HELP
-#   texts and, for POP3, the lab server for checking the commands it receives (pop3_rules.py).
-#
-# Everything is read-only (MappingProxyType); nothing here changes at run time.
+"""Says what every code a mail server sends means, as data with its RFC reference, plus small lookup
+functions that turn a code into one readable sentence:
+
+- SMTP reply codes (RFC 5321 4.2.2/4.2.3 and the extensions that added codes: RFC 4954 AUTH,
+  RFC 3207 STARTTLS, RFC 7504 null MX), and the meaning of each reply's first and second digit
+  (RFC 5321 4.2.1), which explain_smtp_code falls back on for codes no RFC defines.
+- RFC 3463 enhanced status codes (class.subject.detail) with the details registered later in
+  the IANA registry (RFC 5248): RFC 4954, 6531, 6710, 7293, 7372, 7505, 8617, 8689.
+- POP3 response codes ([IN-USE], [SYS/TEMP]...: RFC 2449 section 8, RFC 3206, RFC 6856).
+- EHLO keywords and POP3 CAPA tags, with their parameters interpreted (SIZE as a size, AUTH and
+  SASL as a list of mechanisms).
+- The commands of both protocols (syntax, meaning, RFC section, required extension and, where it
+  is fixed, how many arguments), which the connections use for warnings, the display for HELP
+  texts and, for POP3, the lab server for checking the commands it receives (pop3_rules.py).
+
+Everything is read-only (MappingProxyType); nothing here changes at run time.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

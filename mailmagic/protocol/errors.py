@@ -1,9 +1,10 @@
-# What this module does: defines the two error types of the protocol layer (DESIGN.md, "Two error
-# types"). LocalProtocolError: the user asked for something the connection refuses before a single
-# byte is sent (a CR or LF inside a line, a line over the RFC limit, sending after the connection
-# closed). RemoteProtocolError: the server's bytes break the protocol (garbage where a reply code
-# belongs, a reply line without end, continuation lines with different codes). Every message names
-# the command, the state and what to do next (DESIGN.md style rule 10).
+"""Defines the two error types of the protocol layer (DESIGN.md, "Two error types").
+LocalProtocolError: the user asked for something the connection refuses before a single byte is sent
+(a CR or LF inside a line, a line over the RFC limit, sending after the connection closed).
+RemoteProtocolError: the server's bytes break the protocol (garbage where a reply code belongs, a
+reply line without end, continuation lines with different codes). Every message names the command,
+the state and what to do next (DESIGN.md style rule 10)."""
+
 from __future__ import annotations
 
 __all__ = ["LocalProtocolError", "ProtocolError", "RemoteProtocolError"]

@@ -1,8 +1,8 @@
-# What this module does: holds the events both protocols share, so `smtp.NEED_DATA is
-# pop3.NEED_DATA`: NEED_DATA, the answer of `next_event()` when the bytes received so far do not
-# complete a reply (as in h11), and ConnectionClosed, the event for the server's end of the stream
-# (`receive_data(b"")`). NEED_DATA is the only member of a one-member enum so that mypy narrows
-# `event is NEED_DATA` exactly.
+"""Holds the events both protocols share, so `smtp.NEED_DATA is pop3.NEED_DATA`: NEED_DATA, the
+answer of `next_event()` when the bytes received so far do not complete a reply (as in h11), and
+ConnectionClosed, the event for the server's end of the stream (`receive_data(b"")`). NEED_DATA is
+the only member of a one-member enum so that mypy narrows `event is NEED_DATA` exactly."""
+
 from __future__ import annotations
 
 import enum

@@ -1,6 +1,7 @@
-# What this module does: the patterns of `--expect`, which let lab exercises check themselves:
-# an exact SMTP code ("250"), a class or family with x wildcards ("2xx", "25x", "5"), or a POP3
-# status ("+OK", "-ERR", "+" for a SASL continuation).
+"""The patterns of `--expect`, which let lab exercises check themselves: an exact SMTP code ("250"),
+a class or family with x wildcards ("2xx", "25x", "5"), or a POP3 status ("+OK", "-ERR", "+" for a
+SASL continuation)."""
+
 from __future__ import annotations
 
 import re

@@ -1,13 +1,14 @@
-# What this module does: buffers the bytes a server sent and cuts them into lines, for both
-# protocols. A line ends at LF; the CR before it is optional on input (servers that end lines with
-# a bare LF are accepted). Memory stays bounded: when the bytes after the last line end grow past
-# `limit`, they are dropped at once (only an 80-octet sample is kept for the error message) and
-# `pop_line` raises RemoteProtocolError once the complete lines before them have been read. So a
-# server that streams 10 MB without a line end costs at most `limit` octets plus one chunk.
-# Read offsets are kept instead of deleting from the front of the buffer after every line, so a
-# large chunk of short lines is cut in linear time. `take_through_line` (a POP3 body up to its
-# lone ".") remembers how far it has searched, so a 50 MB body that arrives in 64 KiB chunks is
-# scanned once, not once per chunk, and copies the body out of the buffer once.
+"""Buffers the bytes a server sent and cuts them into lines, for both protocols. A line ends at LF;
+the CR before it is optional on input (servers that end lines with a bare LF are accepted). Memory
+stays bounded: when the bytes after the last line end grow past `limit`, they are dropped at once
+(only an 80-octet sample is kept for the error message) and `pop_line` raises RemoteProtocolError
+once the complete lines before them have been read. So a server that streams 10 MB without a line
+end costs at most `limit` octets plus one chunk. Read offsets are kept instead of deleting from the
+front of the buffer after every line, so a large chunk of short lines is cut in linear time.
+`take_through_line` (a POP3 body up to its lone ".") remembers how far it has searched, so a 50 MB
+body that arrives in 64 KiB chunks is scanned once, not once per chunk, and copies the body out of
+the buffer once."""
+
 from __future__ import annotations
 
 import functools

@@ -1,7 +1,8 @@
-# What this module does: how views hear of changes (a maildrop learnt something, a transcript grew)
-# without being kept alive by what they watch: a subscriber holds its `Subscription`, the
-# `Listeners` list only a weak reference to it, so a subscriber that is closed or garbage-collected
-# is never called again (DESIGN.md: views never subscribe strongly).
+"""How views hear of changes (a maildrop learnt something, a transcript grew) without being kept
+alive by what they watch: a subscriber holds its `Subscription`, the `Listeners` list only a weak
+reference to it, so a subscriber that is closed or garbage-collected is never called again
+(DESIGN.md: views never subscribe strongly)."""
+
 from __future__ import annotations
 
 import itertools

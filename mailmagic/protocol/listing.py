@@ -1,8 +1,9 @@
-# What this module does: reads the POP3 replies that describe a maildrop into values: STAT's
-# "+OK count octets" (RFC 1939 section 5), LIST's scan listings "n octets" and UIDL's unique-id
-# listings "n uid" (section 7), single-line (with an argument) or multi-line (without); and
-# `Maildrop`, what a session has learnt of its maildrop from every reply so far.
-# Views hear of its changes through `listeners` (protocol/listeners.py), which holds them weakly.
+"""Reads the POP3 replies that describe a maildrop into values: STAT's "+OK count octets" (RFC 1939
+section 5), LIST's scan listings "n octets" and UIDL's unique-id listings "n uid" (section 7),
+single-line (with an argument) or multi-line (without); and `Maildrop`, what a session has learnt of
+its maildrop from every reply so far. Views hear of its changes through `listeners`
+(protocol/listeners.py), which holds them weakly."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

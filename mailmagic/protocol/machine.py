@@ -1,14 +1,15 @@
-# What this module does: holds what the SMTP and POP3 connections share, so each protocol module
-# keeps only its own rules.
-#
-# - Reading a typed command line: its verb, its arguments, and the CR/LF check before encoding.
-# - Generic readings of a TRANSITIONS table (state -> verb -> state): the verbs a state accepts,
-#   where a command the server accepted out of order leads (the one target that verb has anywhere
-#   in the table), and the shortest list of commands from the current state to one where a verb
-#   is valid (for "send MAIL FROM:<address> first" advice).
-# - Conversation: the h11-style skeleton (receive_data with b"" for EOF, next_event returning an
-#   event or NEED_DATA) around a bounded LineBuffer. A RemoteProtocolError is final, as in h11: the
-#   state becomes CLOSED and every later next_event raises it again.
+"""Holds what the SMTP and POP3 connections share, so each protocol module keeps only its own rules.
+
+- Reading a typed command line: its verb, its arguments, and the CR/LF check before encoding.
+- Generic readings of a TRANSITIONS table (state -> verb -> state): the verbs a state accepts,
+  where a command the server accepted out of order leads (the one target that verb has anywhere
+  in the table), and the shortest list of commands from the current state to one where a verb
+  is valid (for "send MAIL FROM:<address> first" advice).
+- Conversation: the h11-style skeleton (receive_data with b"" for EOF, next_event returning an
+  event or NEED_DATA) around a bounded LineBuffer. A RemoteProtocolError is final, as in h11: the
+  state becomes CLOSED and every later next_event raises it again.
+"""
+
 from __future__ import annotations
 
 import base64

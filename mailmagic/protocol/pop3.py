@@ -1,26 +1,28 @@
-# What this module does: the sans-I/O client side of POP3 (RFC 1939, with RFC 2449 CAPA and
-# response codes, RFC 2595 STLS and RFC 5034 AUTH), shaped like smtp.py: raw lines go in through
-# `send(line) -> bytes`, server bytes through `receive_data`, and `next_event()` returns each
-# complete Pop3Reply, a Continuation ("+ " during AUTH), ConnectionClosed or NEED_DATA.
-#
-# How it works:
-# - TRANSITIONS, the one table (state -> verb -> state after +OK), is pop3_rules.py's, which the
-#   lab server reads too. -ERR leaves the state alone, except QUIT (ENDS_EITHER_WAY): the server
-#   closes after any answer to it (RFC 1939 section 6). A reply that leads to UPDATE or CLOSED
-#   (ENDED) ends the session: the client never waits in UPDATE, it is CLOSED at once.
-# - Replies are matched to pending commands in order (RFC 2449 PIPELINING). Whether a +OK reply
-#   is multi-line depends on the command (RFC 1939 section 3, RFC 2449 5): RETR, TOP and CAPA
-#   always; LIST, UIDL and LANG without an argument; AUTH without a mechanism (which lists
-#   mechanisms in Microsoft's and Dovecot's servers, and in the lab server). -ERR is always one
-#   line. Multi-line bodies are dot-unstuffed and kept byte-exact with CRLF line ends.
-# - While an AUTH with a mechanism is pending, "+ " lines are Continuation events and the lines
-#   the user sends are SASL responses: not commands, exempt from the 255-octet limit (RFC 5034 4),
-#   and "*" cancels. The AUTH's +OK or -ERR ends the exchange.
-# - Commands over 255 octets with CRLF (RFC 2449 4), CR or LF inside, or anything after the
-#   session closed are refused with LocalProtocolError; nothing else is: the server's -ERR is the
-#   lesson, and `warning(line)` explains it beforehand.
-# - A status line must start with +OK or -ERR (any case, RFC 1939 section 3). Lines over 64 KiB
-#   and replies over `max_reply_size` are RemoteProtocolErrors, so memory stays bounded.
+"""The sans-I/O client side of POP3 (RFC 1939, with RFC 2449 CAPA and response codes, RFC 2595 STLS
+and RFC 5034 AUTH), shaped like smtp.py: raw lines go in through `send(line) -> bytes`, server bytes
+through `receive_data`, and `next_event()` returns each complete Pop3Reply, a Continuation ("+ "
+during AUTH), ConnectionClosed or NEED_DATA.
+
+How it works:
+- TRANSITIONS, the one table (state -> verb -> state after +OK), is pop3_rules.py's, which the
+  lab server reads too. -ERR leaves the state alone, except QUIT (ENDS_EITHER_WAY): the server
+  closes after any answer to it (RFC 1939 section 6). A reply that leads to UPDATE or CLOSED
+  (ENDED) ends the session: the client never waits in UPDATE, it is CLOSED at once.
+- Replies are matched to pending commands in order (RFC 2449 PIPELINING). Whether a +OK reply
+  is multi-line depends on the command (RFC 1939 section 3, RFC 2449 5): RETR, TOP and CAPA
+  always; LIST, UIDL and LANG without an argument; AUTH without a mechanism (which lists
+  mechanisms in Microsoft's and Dovecot's servers, and in the lab server). -ERR is always one
+  line. Multi-line bodies are dot-unstuffed and kept byte-exact with CRLF line ends.
+- While an AUTH with a mechanism is pending, "+ " lines are Continuation events and the lines
+  the user sends are SASL responses: not commands, exempt from the 255-octet limit (RFC 5034 4),
+  and "*" cancels. The AUTH's +OK or -ERR ends the exchange.
+- Commands over 255 octets with CRLF (RFC 2449 4), CR or LF inside, or anything after the
+  session closed are refused with LocalProtocolError; nothing else is: the server's -ERR is the
+  lesson, and `warning(line)` explains it beforehand.
+- A status line must start with +OK or -ERR (any case, RFC 1939 section 3). Lines over 64 KiB
+  and replies over `max_reply_size` are RemoteProtocolErrors, so memory stays bounded.
+"""
+
 from __future__ import annotations
 
 import base64
@@ -216,7 +218,7 @@ _STUFFED_DOT = re.compile(rb"\n\.")
 
 
 class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
-    """One POP3 session from the client's side, without I/O (see the module comment)."""
+    """One POP3 session from the client's side, without I/O (see the module docstring)."""
 
     def __init__(self, *, max_reply_size: int = MAX_REPLY_SIZE, lean: bool = False) -> None:
         """``lean`` replies keep only the body of a multi-line reply (``raw`` is only the status
@@ -274,7 +276,7 @@ class Pop3Connection(Conversation[Pop3State, Pop3Reply | Continuation]):
     # --- sending -------------------------------------------------------------------------------
 
     def send(self, line: str) -> bytes:
-        """The bytes for one typed line (CRLF appended); see the module comment for the rules."""
+        """The bytes for one typed line (CRLF appended); see the module docstring for the rules."""
         words = line.split(None, 1)
         verb = words[0].upper() if words else ""
         self._refuse_if_closed(verb)

@@ -1,21 +1,23 @@
-# What this module does: the rules of a POP3 session, written once and read by both ends (h11's
-# rule: the table does not know which role it plays). The client connection (pop3.py) walks
-# TRANSITIONS on the server's replies and warns and completes from it; the lab server
-# (lab/pop3.py) checks every command line it receives with `read_command` and `check_command`.
-#
-# - Pop3State and TRANSITIONS: state -> verb -> the state after +OK (RFC 1939 sections 3-7, RFC
-#   2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH, RFC 6856 UTF8 and LANG). The greeting answers the
-#   pseudo-command CONNECT. QUIT in AUTHORIZATION ends the session without entering UPDATE
-#   (section 4); QUIT in TRANSACTION leads to UPDATE, where the server removes the messages marked
-#   deleted and closes (section 6). No command is valid in UPDATE or CLOSED (ENDED): the server
-#   closes the connection once it has answered the command that led there. QUIT is in
-#   ENDS_EITHER_WAY: it moves on -ERR too, as the server closes after any answer to it.
-# - Which commands exist, and how many arguments each takes, is codes.POP3_COMMANDS; PASS takes
-#   the whole rest of the line, spaces and all (RFC 1939 section 7).
-# - Reading a received command line: at most 255 octets with its CRLF (RFC 2449 section 4), ASCII
-#   text without control characters, a case-insensitive keyword and arguments separated by spaces
-#   (RFC 1939 section 3). What these rules refuse raises CommandRefused, whose text is what a
-#   server answers after "-ERR".
+"""The rules of a POP3 session, written once and read by both ends (h11's rule: the table does not
+know which role it plays). The client connection (pop3.py) walks TRANSITIONS on the server's replies
+and warns and completes from it; the lab server (lab/pop3.py) checks every command line it receives
+with `read_command` and `check_command`.
+
+- Pop3State and TRANSITIONS: state -> verb -> the state after +OK (RFC 1939 sections 3-7, RFC
+  2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH, RFC 6856 UTF8 and LANG). The greeting answers the
+  pseudo-command CONNECT. QUIT in AUTHORIZATION ends the session without entering UPDATE
+  (section 4); QUIT in TRANSACTION leads to UPDATE, where the server removes the messages marked
+  deleted and closes (section 6). No command is valid in UPDATE or CLOSED (ENDED): the server
+  closes the connection once it has answered the command that led there. QUIT is in
+  ENDS_EITHER_WAY: it moves on -ERR too, as the server closes after any answer to it.
+- Which commands exist, and how many arguments each takes, is codes.POP3_COMMANDS; PASS takes
+  the whole rest of the line, spaces and all (RFC 1939 section 7).
+- Reading a received command line: at most 255 octets with its CRLF (RFC 2449 section 4), ASCII
+  text without control characters, a case-insensitive keyword and arguments separated by spaces
+  (RFC 1939 section 3). What these rules refuse raises CommandRefused, whose text is what a
+  server answers after "-ERR".
+"""
+
 from __future__ import annotations
 
 import enum

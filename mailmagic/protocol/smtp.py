@@ -1,30 +1,32 @@
-# What this module does: the sans-I/O client side of SMTP (RFC 5321), shaped after h11: the user's
-# raw lines go in through `send(line) -> bytes`, the server's bytes through `receive_data`, and
-# `next_event()` returns each complete Reply (or ConnectionClosed, or NEED_DATA).
-#
-# How it works:
-# - TRANSITIONS is the one table of the session: state -> verb -> the state after a positive (2xx
-#   or 3xx) reply. A negative reply leaves the state alone, except for the verbs in
-#   ENDS_EITHER_WAY: after the end of the message data the transaction is over whatever the
-#   server answered (RFC 5321 4.1.1.4). A positive reply to a verb sent out of order follows the
-#   server: the state becomes the one target that verb has in the table (some servers accept
-#   MAIL without EHLO). 421 closes the session from any state (RFC 5321 3.8).
-# - Nothing typed is refused for being out of order or unknown: the server's 500/503 is the
-#   lesson, and `warning(line)` explains it beforehand. Only what cannot be sent as one line is
-#   refused (LocalProtocolError): CR or LF inside, over 512 octets for a command (RFC 5321
-#   4.5.3.1.4) or 1000 for message text (4.5.3.1.6), or anything after the session closed.
-# - Each command sent is queued in `pending`; replies are matched to it in order, which is what
-#   makes PIPELINING (RFC 2920) work. The greeting answers the pseudo-command "<connect>".
-# - What a typed line is depends on `mode`: a command; message text once DATA got its 354 (a lone
-#   "." ends it; raw lines are not dot-stuffed, `send_message` does that); a SASL response while
-#   an AUTH is pending (RFC 4954 4: exempt from the 512 limit, "*" cancels); or BDAT chunk octets
-#   (RFC 3030) until the announced count is used up.
-# - Sending builds the bytes first and only then changes the state (a command queued in
-#   `pending`, chunk octets counted): an error or Ctrl-C while a 30 MB message is dot-stuffed
-#   leaves the connection as it was, never with a reply awaited for bytes that were never made.
-# - Replies (RFC 5321 4.2.1): "250-" continues, "250 " or a bare "250" ends; all lines must share
-#   the code. CRLF or bare LF ends a line. A reply line over 64 KiB, or a reply over
-#   `max_reply_size`, is a RemoteProtocolError, so memory stays bounded.
+"""The sans-I/O client side of SMTP (RFC 5321), shaped after h11: the user's raw lines go in through
+`send(line) -> bytes`, the server's bytes through `receive_data`, and `next_event()` returns each
+complete Reply (or ConnectionClosed, or NEED_DATA).
+
+How it works:
+- TRANSITIONS is the one table of the session: state -> verb -> the state after a positive (2xx
+  or 3xx) reply. A negative reply leaves the state alone, except for the verbs in
+  ENDS_EITHER_WAY: after the end of the message data the transaction is over whatever the
+  server answered (RFC 5321 4.1.1.4). A positive reply to a verb sent out of order follows the
+  server: the state becomes the one target that verb has in the table (some servers accept
+  MAIL without EHLO). 421 closes the session from any state (RFC 5321 3.8).
+- Nothing typed is refused for being out of order or unknown: the server's 500/503 is the
+  lesson, and `warning(line)` explains it beforehand. Only what cannot be sent as one line is
+  refused (LocalProtocolError): CR or LF inside, over 512 octets for a command (RFC 5321
+  4.5.3.1.4) or 1000 for message text (4.5.3.1.6), or anything after the session closed.
+- Each command sent is queued in `pending`; replies are matched to it in order, which is what
+  makes PIPELINING (RFC 2920) work. The greeting answers the pseudo-command "<connect>".
+- What a typed line is depends on `mode`: a command; message text once DATA got its 354 (a lone
+  "." ends it; raw lines are not dot-stuffed, `send_message` does that); a SASL response while
+  an AUTH is pending (RFC 4954 4: exempt from the 512 limit, "*" cancels); or BDAT chunk octets
+  (RFC 3030) until the announced count is used up.
+- Sending builds the bytes first and only then changes the state (a command queued in
+  `pending`, chunk octets counted): an error or Ctrl-C while a 30 MB message is dot-stuffed
+  leaves the connection as it was, never with a reply awaited for bytes that were never made.
+- Replies (RFC 5321 4.2.1): "250-" continues, "250 " or a bare "250" ends; all lines must share
+  the code. CRLF or bare LF ends a line. A reply line over 64 KiB, or a reply over
+  `max_reply_size`, is a RemoteProtocolError, so memory stays bounded.
+"""
+
 from __future__ import annotations
 
 import enum
@@ -297,7 +299,7 @@ _LIMITS: Mapping[str, tuple[int, str, str]] = MappingProxyType(
 
 
 class SmtpConnection(Conversation[SmtpState, Reply]):
-    """One SMTP session from the client's side, without I/O (see the module comment)."""
+    """One SMTP session from the client's side, without I/O (see the module docstring)."""
 
     def __init__(self, *, max_reply_size: int = MAX_REPLY_SIZE) -> None:
         lines = LineBuffer(MAX_REPLY_LINE, "reply line", "RFC 5321 4.5.3.1.5 allows 512")
@@ -357,7 +359,7 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
     # --- sending -------------------------------------------------------------------------------
 
     def send(self, line: str) -> bytes:
-        """The bytes for one typed line (CRLF appended); see the module comment for the rules."""
+        """The bytes for one typed line (CRLF appended); see the module docstring for the rules."""
         data, mode = self._encode(line)
         if mode == "chunk":
             self._chunk_left = max(0, self._chunk_left - len(data))
@@ -381,7 +383,7 @@ class SmtpConnection(Conversation[SmtpState, Reply]):
             where = f"line {long + 1} of the message in state DATA"
             self._check_length(lines[long] + b"\r\n", "text", lambda: where)
         data = b"".join(line + b"\r\n" for line in lines) + b".\r\n"
-        self._pending.append(END_OF_DATA)  # only once the bytes exist (module comment)
+        self._pending.append(END_OF_DATA)  # only once the bytes exist (module docstring)
         return data
 
     def send_chunk(self, data: bytes, last: bool = False) -> bytes:

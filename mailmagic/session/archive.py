@@ -1,26 +1,28 @@
-# What this module does: the archives that fetch() (session/fetch.py) writes into, a Maildir or an
-# mbox, each keyed by the messages' POP3 UIDs, and how they survive a crash or a kill at any
-# moment, so that a resumed fetch ends with every message exactly once.
-#
-# - Maildir: cur/ is the index (a file per message, named by its quoted UID). A message is written
-#   to tmp/; every FLUSH_EVERY messages the batch is synced to disk in one go and renamed into
-#   cur/. cur/ only ever holds complete messages, and a message not yet there is fetched again
-#   (its leftover in tmp/ overwritten). Maildir needs no lock.
-# - mbox: "<mbox>.uidl.json" holds {"uids": {uid: key}, "size": octets} and is the commit record:
-#   every FLUSH_EVERY messages the mbox is synced, then the record is replaced whole (written,
-#   synced, renamed), naming the messages added and the mbox's size after the last of them. A
-#   record exists before the first message is added. On opening, octets past the recorded size
-#   were written after the last commit by a fetch that did not finish (the last message maybe
-#   cut): they are cut off with a note, and the resumed fetch gets those messages again. So the
-#   mbox never holds a message twice or one its record does not name. An mbox shorter than its
-#   record was changed by something else, and is refused with advice. (A record from before the
-#   "size" key: its size is taken as the start of the first message it does not name.)
-# - mbox locking, as mail tools do: lockf on the mbox (the kernel drops it when a process dies),
-#   then the dot-lock "<mbox>.lock" (mailbox.mbox's name for it), made whole in one step (a hard
-#   link) and naming its owner: "<pid> <host>". A dot-lock whose process on this host is gone (or
-#   is this process, which no longer holds it), or one that names no owner and is older than
-#   procmail's LOCKTIMEOUT (1024 s), is stale: removed, with a note. Any other is refused, saying
-#   who holds it and what to do.
+"""The archives that fetch() (session/fetch.py) writes into, a Maildir or an mbox, each keyed by the
+messages' POP3 UIDs, and how they survive a crash or a kill at any moment, so that a resumed fetch
+ends with every message exactly once.
+
+- Maildir: cur/ is the index (a file per message, named by its quoted UID). A message is written
+  to tmp/; every FLUSH_EVERY messages the batch is synced to disk in one go and renamed into
+  cur/. cur/ only ever holds complete messages, and a message not yet there is fetched again
+  (its leftover in tmp/ overwritten). Maildir needs no lock.
+- mbox: "<mbox>.uidl.json" holds {"uids": {uid: key}, "size": octets} and is the commit record:
+  every FLUSH_EVERY messages the mbox is synced, then the record is replaced whole (written,
+  synced, renamed), naming the messages added and the mbox's size after the last of them. A
+  record exists before the first message is added. On opening, octets past the recorded size
+  were written after the last commit by a fetch that did not finish (the last message maybe
+  cut): they are cut off with a note, and the resumed fetch gets those messages again. So the
+  mbox never holds a message twice or one its record does not name. An mbox shorter than its
+  record was changed by something else, and is refused with advice. (A record from before the
+  "size" key: its size is taken as the start of the first message it does not name.)
+- mbox locking, as mail tools do: lockf on the mbox (the kernel drops it when a process dies),
+  then the dot-lock "<mbox>.lock" (mailbox.mbox's name for it), made whole in one step (a hard
+  link) and naming its owner: "<pid> <host>". A dot-lock whose process on this host is gone (or
+  is this process, which no longer holds it), or one that names no owner and is older than
+  procmail's LOCKTIMEOUT (1024 s), is stale: removed, with a note. Any other is refused, saying
+  who holds it and what to do.
+"""
+
 from __future__ import annotations
 
 import contextlib
@@ -56,7 +58,7 @@ class ArchiveError(SessionError):
 
 
 class Archive(ABC):
-    """Where fetched messages go; use as a context manager (see the module comment).
+    """Where fetched messages go; use as a context manager (see the module docstring).
 
     ``add`` stores a message under its UID; ``flush`` makes what was added durable (also every
     FLUSH_EVERY messages and on leaving the ``with`` block). ``notes`` says what was repaired.
@@ -125,7 +127,7 @@ def open_archive(path: str | os.PathLike[str], fmt: Format) -> Archive:
 
 
 class MaildirArchive(Archive):
-    """A Maildir: one file per UID in cur/, batches staged in tmp/ (see the module comment)."""
+    """A Maildir: one file per UID in cur/, batches staged in tmp/ (see the module docstring)."""
 
     format: Format = "maildir"
 
@@ -172,7 +174,7 @@ def _unquote(name: str) -> str:
 
 
 class MboxArchive(Archive):
-    """An mbox and its commit record "<mbox>.uidl.json" (see the module comment)."""
+    """An mbox and its commit record "<mbox>.uidl.json" (see the module docstring)."""
 
     format: Format = "mbox"
 
@@ -200,7 +202,7 @@ class MboxArchive(Archive):
             self._committed, self._size = self._recover(fd)
             self._box = mailbox.mbox(self.path)
             if not self.record.exists():
-                self._commit()  # a record before the first message: see the module comment
+                self._commit()  # a record before the first message: see the module docstring
         except BaseException:
             self._lock.release()
             raise
@@ -301,7 +303,7 @@ def _start_of_message(fd: int, key: int) -> int:
 
 
 class MboxLock:
-    """lockf on the mbox, then its dot-lock naming the owner (see the module comment)."""
+    """lockf on the mbox, then its dot-lock naming the owner (see the module docstring)."""
 
     held_here: ClassVar[WeakValueDictionary[str, MboxLock]] = WeakValueDictionary()
     """The dot-locks this process holds now, while their MboxLock lives: one naming this process

@@ -1,17 +1,19 @@
-# What this module does: what SMTP and POP3 sessions share. A session joins a Transport (the
-# socket) to a sans-I/O connection from protocol/: it sends one raw line at a time exactly as typed,
-# reads until that line's reply is complete, records both in the Transcript (secrets masked), and
-# keeps the connection open from cell to cell. A server that closes (421, EOF, reset) leaves the
-# session closed with a clear reason; a timeout, garbage or an interrupted wait leaves it broken.
-# Either way `reconnect()` opens it again with the same settings.
-#
-# Never open and out of step: from the moment a line is handed to the protocol (which then awaits
-# its reply) until the reply is read, the work runs under a guard (`_guard`), so Ctrl-C or an
-# unexpected error anywhere in between, not only in the socket wait, leaves the session broken.
-# A LocalProtocolError passes through: the protocol refused the line and nothing was sent. A
-# pipeline whose caller stops early (an error of its own, such as a full disk) first reads and
-# drops the replies still due, so the next command gets its own reply; after Ctrl-C it does not
-# wait for them but leaves the session broken at once.
+"""What SMTP and POP3 sessions share. A session joins a Transport (the socket) to a sans-I/O
+connection from protocol/: it sends one raw line at a time exactly as typed, reads until that line's
+reply is complete, records both in the Transcript (secrets masked), and keeps the connection open
+from cell to cell. A server that closes (421, EOF, reset) leaves the session closed with a clear
+reason; a timeout, garbage or an interrupted wait leaves it broken. Either way `reconnect()` opens
+it again with the same settings.
+
+Never open and out of step: from the moment a line is handed to the protocol (which then awaits
+its reply) until the reply is read, the work runs under a guard (`_guard`), so Ctrl-C or an
+unexpected error anywhere in between, not only in the socket wait, leaves the session broken.
+A LocalProtocolError passes through: the protocol refused the line and nothing was sent. A
+pipeline whose caller stops early (an error of its own, such as a full disk) first reads and
+drops the replies still due, so the next command gets its own reply; after Ctrl-C it does not
+wait for them but leaves the session broken at once.
+"""
+
 from __future__ import annotations
 
 import contextlib
@@ -97,7 +99,7 @@ T = TypeVar("T")
 
 
 class Session(ABC, Generic[C, R]):
-    """One live protocol session; see the module comment."""
+    """One live protocol session; see the module docstring."""
 
     protocol: str = ""
     tls_verbs: frozenset[str] = frozenset()
@@ -367,7 +369,7 @@ class Session(ABC, Generic[C, R]):
 
     def _guard(self, doing: str) -> _Guard:
         """A ``with`` block for work that the protocol and the server must both see whole; see
-        the module comment."""
+        the module docstring."""
         return _Guard(self, doing)
 
     def _break(self, error: BaseException, doing: str) -> None:

@@ -1,17 +1,19 @@
-# What this module does: fetches a whole maildrop, or a range of it by number or UID, from a
-# logged-in POP3 session into an archive on disk (a Maildir or an mbox: session/archive.py), fast
-# and with bounded memory. RETR commands are pipelined when the server advertises PIPELINING
-# (RFC 2449 section 6.6: several commands in flight, replies matched in order); each message is
-# written to disk as soon as it arrives, so memory holds about one message at a time; a message
-# whose UID is already in the archive is skipped, so an interrupted fetch resumes where it stopped
-# (the archive makes sure that a crash or a kill at any moment leaves nothing twice).
-#
-# - A message whose UID an earlier message of the maildrop has too (RFC 1939 section 7 forbids
-#   it) is not fetched, and is listed in `failed` saying why: the archive keeps messages by UID.
-# - When writing to disk fails (a full disk, no permission, a UID too long for a file name) the
-#   fetch stops with a FetchError that says where, why and what to do, after the replies still
-#   due have been read and dropped (Session.pipelined), so the session stays in step: the next
-#   command gets its own reply. Ctrl-C leaves the session broken instead, without waiting.
+"""Fetches a whole maildrop, or a range of it by number or UID, from a logged-in POP3 session into
+an archive on disk (a Maildir or an mbox: session/archive.py), fast and with bounded memory. RETR
+commands are pipelined when the server advertises PIPELINING (RFC 2449 section 6.6: several commands
+in flight, replies matched in order); each message is written to disk as soon as it arrives, so
+memory holds about one message at a time; a message whose UID is already in the archive is skipped,
+so an interrupted fetch resumes where it stopped (the archive makes sure that a crash or a kill at
+any moment leaves nothing twice).
+
+- A message whose UID an earlier message of the maildrop has too (RFC 1939 section 7 forbids
+  it) is not fetched, and is listed in `failed` saying why: the archive keeps messages by UID.
+- When writing to disk fails (a full disk, no permission, a UID too long for a file name) the
+  fetch stops with a FetchError that says where, why and what to do, after the replies still
+  due have been read and dropped (Session.pipelined), so the session stays in step: the next
+  command gets its own reply. Ctrl-C leaves the session broken instead, without waiting.
+"""
+
 from __future__ import annotations
 
 import email
@@ -152,7 +154,7 @@ def fetch(
     window: int = 32,
     progress: Progress | None = None,
 ) -> FetchResult:
-    """Fetch messages into ``target`` (see the module comment); the session must be logged in."""
+    """Fetch messages into ``target`` (see the module docstring); the session must be logged in."""
     if session.conn.state is not Pop3State.TRANSACTION:
         raise SessionError("fetch needs a logged-in POP3 session: log in first (USER/PASS)")
     started = time.monotonic()

@@ -1,7 +1,8 @@
-# What this module does: a live POP3 session (RFC 1939) over session/base.py: raw lines as typed,
-# an automatic TLS upgrade after +OK to STLS (RFC 2595), and login helpers beside the raw
-# commands: USER/PASS, APOP (MD5 of the greeting's timestamp and the secret, RFC 1939 section 7)
-# and AUTH PLAIN (RFC 5034 with RFC 4616); every secret is masked in the transcript.
+"""A live POP3 session (RFC 1939) over session/base.py: raw lines as typed, an automatic TLS upgrade
+after +OK to STLS (RFC 2595), and login helpers beside the raw commands: USER/PASS, APOP (MD5 of the
+greeting's timestamp and the secret, RFC 1939 section 7) and AUTH PLAIN (RFC 5034 with RFC 4616);
+every secret is masked in the transcript."""
+
 from __future__ import annotations
 
 import base64

@@ -1,7 +1,8 @@
-# What this module does: the named sessions of one protocol, as jupysql's connection manager keeps
-# its connections: open under a name (reusing a name closes the old session), list, switch the
-# current one, close one or all (at kernel shutdown). Asked for the current session when none is
-# open, it says so in the words the magics show (NO_OPEN_SESSION).
+"""The named sessions of one protocol, as jupysql's connection manager keeps its connections: open
+under a name (reusing a name closes the old session), list, switch the current one, close one or all
+(at kernel shutdown). Asked for the current session when none is open, it says so in the words the
+magics show (NO_OPEN_SESSION)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

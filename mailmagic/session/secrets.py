@@ -1,6 +1,7 @@
-# What this module does: finds a password without it ever being typed into a notebook cell: from a
-# named environment variable, from the running lab server's users (so a notebook executed headless
-# logs in with no secret in its cells or outputs), or from an interactive prompt (getpass).
+"""Finds a password without it ever being typed into a notebook cell: from a named environment
+variable, from the running lab server's users (so a notebook executed headless logs in with no
+secret in its cells or outputs), or from an interactive prompt (getpass)."""
+
 from __future__ import annotations
 
 import os

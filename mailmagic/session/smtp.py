@@ -1,10 +1,10 @@
-# What this module does: a live SMTP session (RFC 5321) over session/base.py: raw lines as typed,
-# DATA text passed through, an automatic TLS upgrade after a 220 to STARTTLS (RFC 3207), and
-# helpers beside the raw commands: AUTH PLAIN / LOGIN (RFC 4954) and sending a proper message
-# (From, To, Cc, Subject, Date and Message-ID headers; dot-stuffing by protocol/smtp.py).
-# A send (send_message, send_many) runs whole under the session's guard: Ctrl-C anywhere in it,
-# between commands as much as inside one, leaves the session broken, never open halfway through
-# a mail transaction.
+"""A live SMTP session (RFC 5321) over session/base.py: raw lines as typed, DATA text passed
+through, an automatic TLS upgrade after a 220 to STARTTLS (RFC 3207), and helpers beside the raw
+commands: AUTH PLAIN / LOGIN (RFC 4954) and sending a proper message (From, To, Cc, Subject, Date
+and Message-ID headers; dot-stuffing by protocol/smtp.py). A send (send_message, send_many) runs
+whole under the session's guard: Ctrl-C anywhere in it, between commands as much as inside one,
+leaves the session broken, never open halfway through a mail transaction."""
+
 from __future__ import annotations
 
 import base64

@@ -1,9 +1,9 @@
-# What this module does: the running record of a session, every exchange as (direction, bytes,
-# time, TLS state). Secrets are masked at the moment they are recorded, never later: the session
-# passes command lines through the protocol's `mask` (POP3 PASS and APOP digests, AUTH initial
-# responses, every SASL response line) before they get here. Views hear of each new entry through
-# `listeners`, which holds them weakly (protocol/listeners.py): a view that is closed or
-# dropped stops being called.
+"""The running record of a session, every exchange as (direction, bytes, time, TLS state). Secrets
+are masked at the moment they are recorded, never later: the session passes command lines through
+the protocol's `mask` (POP3 PASS and APOP digests, AUTH initial responses, every SASL response line)
+before they get here. Views hear of each new entry through `listeners`, which holds them weakly
+(protocol/listeners.py): a view that is closed or dropped stops being called."""
+
 from __future__ import annotations
 
 import time

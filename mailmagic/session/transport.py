@@ -1,8 +1,8 @@
-# What this module does: the one place that owns a socket. A blocking TCP connection with a
-# connect timeout and a per-read deadline, implicit TLS (SMTPS 465 / POP3S 995, RFC 8314) or an
-# in-place upgrade (STARTTLS / STLS), certificate verification on by default. Reads wait in short
-# slices, checking the deadline between them, so the kernel never hangs; Ctrl-C (SIGINT) ends a
-# wait at once.
+"""The one place that owns a socket. A blocking TCP connection with a connect timeout and a per-read
+deadline, implicit TLS (SMTPS 465 / POP3S 995, RFC 8314) or an in-place upgrade (STARTTLS / STLS),
+certificate verification on by default. Reads wait in short slices, checking the deadline between
+them, so the kernel never hangs; Ctrl-C (SIGINT) ends a wait at once."""
+
 from __future__ import annotations
 
 import contextlib
