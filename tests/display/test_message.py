@@ -9,7 +9,6 @@
 # over POP3, shows as "headers only" / "first N lines".
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
@@ -23,11 +22,8 @@ from hypothesis import strategies as st
 
 from mailmagic.display.message import IMAGES, PANES, MessageView, MessageWidget
 from mailmagic.display.reply import ReplyView
-from mailmagic.lab import LabServer
 from mailmagic.mail.message import Message
 from mailmagic.protocol.pop3 import Pop3Reply
-from mailmagic.session.base import Settings
-from mailmagic.session.pop3 import Pop3Session
 from tests.display.conftest import BUDGET, DummyComm, html_of
 from tests.display.hostile import HOSTILE, assert_inert
 from tests.mail.samples import HOSTILE_HTML, PDF, TRACKER, assert_no_active_markup, mixed, raw
@@ -275,23 +271,6 @@ def test_save_reports_an_absolute_path(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 # --- partial messages (TOP), fetched from the lab server -----------------------------------------
-
-
-@pytest.fixture
-def top_of(lab: LabServer) -> Callable[[int], bytes]:
-    """TOP 1 n of mixed() delivered to alice over SMTP and read back over POP3 (real sockets)."""
-    with smtplib.SMTP(lab.endpoints.host, lab.endpoints.smtp) as smtp:
-        smtp.send_message(mixed(), "bob@lab.test", ["alice@lab.test"])
-    session = Pop3Session("top", Settings(lab.endpoints.host, lab.endpoints.pop3))
-    session.connect()
-    assert session.login("alice", "alice-password", "user").ok
-
-    def top(lines: int) -> bytes:
-        reply = session.command(f"TOP 1 {lines}")
-        assert isinstance(reply, Pop3Reply) and reply.ok
-        return reply.body
-
-    return top
 
 
 def test_top_n_0_of_a_multipart_message_is_headers_only(top_of: Callable[[int], bytes]) -> None:

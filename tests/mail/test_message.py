@@ -5,7 +5,6 @@
 # ("headers only" / "first N lines") without the defects that cutting it causes.
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
@@ -14,11 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailmagic.lab import LabServer
 from mailmagic.mail.message import Message, partial_note
-from mailmagic.protocol.pop3 import Pop3Reply
-from mailmagic.session.base import Settings
-from mailmagic.session.pop3 import Pop3Session
 from tests.mail.samples import HOSTILE_HTML, mixed, raw
 
 
@@ -102,23 +97,6 @@ def test_any_bytes_make_a_message(data: bytes) -> None:
 )
 def test_partial_note_says_what_top_left_out(title: str, top: int | None, note: str) -> None:
     assert partial_note(title, top) == note
-
-
-@pytest.fixture
-def top_of(lab: LabServer) -> Callable[[int], bytes]:
-    """TOP 1 n of mixed() delivered to alice over SMTP and read back over POP3 (real sockets)."""
-    with smtplib.SMTP(lab.endpoints.host, lab.endpoints.smtp) as smtp:
-        smtp.send_message(mixed(), "bob@lab.test", ["alice@lab.test"])
-    session = Pop3Session("top", Settings(lab.endpoints.host, lab.endpoints.pop3))
-    session.connect()
-    assert session.login("alice", "alice-password", "user").ok
-
-    def top(lines: int) -> bytes:
-        reply = session.command(f"TOP 1 {lines}")
-        assert isinstance(reply, Pop3Reply) and reply.ok
-        return reply.body
-
-    return top
 
 
 def test_a_partial_message_has_no_truncation_defects(top_of: Callable[[int], bytes]) -> None:
