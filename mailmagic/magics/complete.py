@@ -1,6 +1,6 @@
-"""Tab completion for `%smtp `, `%pop3 `, the first line of `%%smtp` / `%%pop3` cells and `%maillab
-`, through IPython's `complete_command` hook (one per magic name; IPython 8.10 and 9 both call it
-for line magics). Offered, in this order: the protocol verbs that make sense in the current
+"""Tab completion for `%smtp`, `%pop3`, the first line of `%%smtp` / `%%pop3` cells and `%maillab`,
+through IPython's `complete_command` hook (one per magic name; IPython 8.10 and 9 both call it for
+line magics). Offered, in this order: the protocol verbs that make sense in the current
 session's state, read from the protocol's transition table by the connection's `expected()` (after
 MAIL FROM the first offer is `RCPT TO:`; in POP3's AUTHORIZATION `USER`, `APOP`, `CAPA`...), then
 the control words and the options before a raw line; after a control word its options (from
