@@ -2,9 +2,11 @@
 as text (`as_text`) and as self-contained HTML (`as_html`), and may offer a `widget()` (by default
 one HTML widget of its text/html: what is only read costs one widget, DESIGN.md's budget). From
 those three the base makes `_repr_mimebundle_` (through bundle.py: the widget only in a kernel),
-`_repr_html_` and `__repr__`. A view that stands for a value (`r = %smtp NOOP` is a reply) is a
-`ValueView`: reading an attribute it lacks reads the value's, and `dir()` lists the value's fields
-and methods too, so `r.code` works and `r.<Tab>` offers it. Views that are dataclasses are declared
+`_repr_html_` and `__repr__`; a view that is also a picture adds it through `extra_mime` (the
+timeline's `image/svg+xml`), never by a bundle of its own. A view that stands for a value
+(`r = %smtp NOOP` is a reply) is a `ValueView`: reading an attribute it lacks reads the value's,
+and `dir()` lists the value's fields and methods too, so `r.code` works and `r.<Tab>` offers it.
+Views that are dataclasses are declared
 with `repr=False`, so they keep this `__repr__` rather than the dataclass's own."""
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ class View:
         """The view in a kernel: one HTML widget of exactly the text/html (a snapshot)."""
         return widgets.HTML(self.as_html())
 
+    def extra_mime(self) -> dict[str, str]:
+        """More forms for the bundle, by MIME type (a picture's ``image/svg+xml``); none here."""
+        return {}
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return mimebundle(self.as_text(), self.as_html(), self.widget)
+        return {**self.extra_mime(), **mimebundle(self.as_text(), self.as_html(), self.widget)}
 
     def _repr_html_(self) -> str:
         return self.as_html()

@@ -2,8 +2,10 @@
 line or cell is a control word (declared once: the session words in COMMON here, the helpers in each
 magic's own registry, see registry.py) or raw protocol lines, sent exactly as typed (unknown verbs
 too: the server's 500 is the lesson), the session kept open from cell to cell; `--` before a line
-forces it raw. The session words: open, close, reconnect, sessions, use, status, transcript. A
-session opened on the lab remembers which listener it uses (smtp, submission, pop3s...), and
+forces it raw. The session words: open, close, reconnect, sessions, use, status, transcript,
+diagram (the protocol's state diagram, drawn from its transition table, the session's state lit),
+timeline (the transcript as a sequence diagram). A session opened on the lab remembers which
+listener it uses (smtp, submission, pop3s...), and
 `reconnect` (and the Reconnect button of a mailbox table, handed the same path) goes to that
 listener of the lab running now and trusts its CA, so sessions follow a restarted lab server to its
 new ports; the lab's implicit-TLS listeners (smtps, pop3s) are opened with TLS even without --tls.
@@ -22,8 +24,10 @@ from IPython.core.magic import Magics
 from traitlets import Bool, Float, Unicode
 
 from mailmagic.display.cell import CellView
+from mailmagic.display.diagram import DiagramView
 from mailmagic.display.reply import ReplyView, is_failure
 from mailmagic.display.session import SessionsView, SessionView
+from mailmagic.display.timeline import TimelineView
 from mailmagic.display.transcript import TranscriptView
 from mailmagic.display.trust import unverified
 from mailmagic.magics.context import LAB_LISTENERS, MailContext
@@ -40,6 +44,7 @@ from mailmagic.magics.options import (
     timeout_of,
 )
 from mailmagic.magics.registry import Commands, Help
+from mailmagic.protocol.diagram import diagram
 from mailmagic.protocol.errors import LocalProtocolError
 from mailmagic.session.base import Session, SessionBroken, SessionError, Settings, TlsMode
 from mailmagic.session.registry import Registry
@@ -102,6 +107,11 @@ def _close_arguments(p: argparse.ArgumentParser) -> None:
 
 def _use_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME", help="the session to make current")
+
+
+def _timeline_arguments(p: argparse.ArgumentParser) -> None:
+    _name_argument("whose transcript to draw (the current one)")(p)
+    p.add_argument("--last", type=int, metavar="N", help="draw only the last N entries")
 
 
 def _status_arguments(p: argparse.ArgumentParser) -> None:
@@ -313,6 +323,32 @@ class ProtocolMagics(Magics):
     def _transcript(self, ns: argparse.Namespace, cell: str | None) -> TranscriptView:
         session = self._session(ns.name)
         return TranscriptView(session.name, session.transcript, unverified(session))
+
+    @COMMON.word(
+        "diagram",
+        "the state diagram, from the protocol's table: the state now lit, next commands marked",
+        "%{magic} diagram",
+        _name_argument("whose state to light (the current one; none open: the plain diagram)"),
+    )
+    def _diagram(self, ns: argparse.Namespace, cell: str | None) -> DiagramView:
+        if ns.name is None and self.registry.current_name is None:
+            return DiagramView(diagram(self.protocol))
+        s = self._refreshed(self._session(ns.name))
+        done = s.tls_verbs if s.tls is not None else frozenset()  # TLS is up: no STARTTLS/STLS
+        offered = [v for v in s.conn.expected() if v not in done] if s.status == "open" else []
+        return DiagramView(diagram(self.protocol, s.conn.state, tuple(offered)))
+
+    @COMMON.word(
+        "timeline",
+        "the transcript as a sequence diagram, time to scale (pipelined commands fan out)",
+        "%{magic} timeline --last 20",
+        _timeline_arguments,
+    )
+    def _timeline(self, ns: argparse.Namespace, cell: str | None) -> TimelineView:
+        if ns.last is not None and ns.last < 1:
+            raise UsageError(f"%{self.protocol.lower()} timeline: --last wants 1 or more entries")
+        session = self._session(ns.name)
+        return TimelineView(session.name, session.transcript, self.protocol, ns.last)
 
     @staticmethod
     def _refreshed(session: Session[Any, Any]) -> Session[Any, Any]:

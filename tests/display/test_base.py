@@ -1,8 +1,9 @@
 # What this module does: tests of the view base (mailmagic/display/base.py): every view in
 # display/ inherits its `_repr_mimebundle_`, `_repr_html_` and `__repr__` rather than defining its
 # own (and dataclass views keep the base's `__repr__`, not the generated one); the bundle is
-# text/plain and text/html, with the widget only in a kernel; a ValueView reads as its value for
-# attributes and `dir()`, and hides nothing when there is no value.
+# text/plain and text/html (and a picture's own type, from `extra_mime`), with the widget only
+# in a kernel; a ValueView reads as its value for attributes and `dir()`, and hides nothing when
+# there is no value.
 from __future__ import annotations
 
 import importlib
@@ -76,6 +77,17 @@ def test_the_bundle_repr_and_html_come_from_as_text_and_as_html() -> None:
     view = Shown(Value(250))
     assert repr(view) == "text x" and view._repr_html_() == "<b>x</b>"
     assert view._repr_mimebundle_() == {"text/plain": "text x", "text/html": "<b>x</b>"}
+
+
+@dataclass(frozen=True, repr=False)
+class Picture(Shown):
+    def extra_mime(self) -> dict[str, str]:
+        return {"image/svg+xml": "<svg/>", "text/plain": "not this"}
+
+
+def test_a_picture_adds_its_own_type_but_never_replaces_text_or_html() -> None:
+    bundle = Picture(Value(250))._repr_mimebundle_()
+    assert bundle == {"text/plain": "text x", "text/html": "<b>x</b>", "image/svg+xml": "<svg/>"}
 
 
 @pytest.mark.usefixtures("dummy_comm", "in_a_kernel")

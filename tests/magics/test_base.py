@@ -1,12 +1,13 @@
 # What this module does: tests of what %smtp and %pop3 share (mailmagic/magics/base.py) through a
 # real IPython shell and the real lab server: sessions kept from call to call, raw lines as typed,
 # cells (DATA included) that stop at the first failure, control words never taken for verbs,
-# named sessions, open/close/reconnect/status/transcript, STARTTLS and implicit TLS (the lab's
-# smtps and pop3s without --tls, and a hint for other hosts), certificate errors, --insecure said
-# on every display, traitlets settings, UsageError (one line, no traceback) for misuse, and lab
-# sessions that follow a restarted lab server.
+# named sessions, open/close/reconnect/status/transcript/timeline/diagram, STARTTLS and implicit
+# TLS (the lab's smtps and pop3s without --tls, and a hint for other hosts), certificate errors,
+# --insecure said on every display, traitlets settings, UsageError (one line, no traceback) for
+# misuse, and lab sessions that follow a restarted lab server.
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -14,7 +15,9 @@ import pytest
 from IPython.core.error import UsageError
 
 from mailmagic.display.cell import CellView
+from mailmagic.display.diagram import DiagramView
 from mailmagic.display.reply import ReplyView
+from mailmagic.display.timeline import TimelineView
 from mailmagic.magics import ExpectFailed
 from mailmagic.magics.base import tls_hint
 from mailmagic.session.base import Settings
@@ -26,6 +29,7 @@ from tests.magics.shell import (
     S500_UNKNOWN,
     SEED_SMTP_CELL,
     Shell,
+    run,
 )
 
 
@@ -262,3 +266,48 @@ def test_every_helper_result_displays_as_a_view(lab_ip: Shell, tmp_path: Path) -
         bundle = view._repr_mimebundle_()
         assert {"text/plain", "text/html"} <= set(bundle), type(view)
         assert "Reply(" not in bundle["text/plain"] and "Reply(" not in repr(view), type(view)
+
+
+def test_timeline_draws_the_session_in_a_real_shell(
+    lab_ip: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab_ip.line("smtp", "open")
+    lab_ip.cell("smtp", "", "EHLO me\nNOOP\n")
+    result, printed = run(lab_ip.shell, "%smtp timeline", capsys)
+    view = result.result
+    assert isinstance(view, TimelineView) and result.success and "Error" not in printed
+    assert "C: NOOP" in printed  # a terminal shell shows the text timeline
+    bundle = view._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html", "image/svg+xml"}
+    assert re.search(r"^\+\d\.\d{3} C: NOOP$", bundle["text/plain"], re.M)
+    last = lab_ip.line("smtp", "timeline default --last 2")
+    assert [e.direction for e in last.entries] == ["client", "server"]
+    assert "the last 2 of" in last.as_text()
+    with pytest.raises(UsageError, match=r"--last wants 1 or more"):
+        lab_ip.line("smtp", "timeline --last 0")
+    lab_ip.line("pop3", "open")
+    lab_ip.cell("pop3", "", "USER alice\nPASS\n")
+    pop3 = lab_ip.line("pop3", "timeline")
+    assert "C: PASS ***" in pop3.as_text() and "alice-password" not in pop3.as_svg()
+
+
+def test_diagram_lights_the_session_state_and_marks_the_next_commands(lab_ip: Shell) -> None:
+    plain = lab_ip.line("pop3", "diagram")  # no session yet: the plain diagram
+    assert isinstance(plain, DiagramView) and plain.diagram.current is None
+    lab_ip.line("pop3", "open")
+    lab_ip.line("pop3", "login alice")
+    lit = lab_ip.line("pop3", "diagram")
+    assert lit.diagram.current == "TRANSACTION"
+    marked = {e.command for e in lit.diagram.edges if e.marked}
+    assert {"STAT", "RETR", "QUIT"} <= marked and "USER" not in marked
+    assert all(e.source == "TRANSACTION" for e in lit.diagram.edges if e.marked)
+    assert "> TRANSACTION -> QUIT -> UPDATE" in lit.as_text()
+    lab_ip.line("smtp", "open")
+    lab_ip.line("smtp", "EHLO me")
+    smtp_lit = lab_ip.line("smtp", "diagram")
+    assert smtp_lit.diagram.current == "READY"
+    assert ("READY", "MAIL") in {(e.source, e.command) for e in smtp_lit.diagram.edges if e.marked}
+    if smtp_lit.svg is not None:  # with Graphviz's dot installed
+        assert "image/svg+xml" in smtp_lit._repr_mimebundle_() and "#ffd33d" in smtp_lit.svg
+    with pytest.raises(UsageError, match="no SMTP session named 'nope'"):
+        lab_ip.line("smtp", "diagram nope")
