@@ -13,6 +13,7 @@ pseudo-commands (the greeting, the end of the message text).
 from __future__ import annotations
 
 import enum
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -145,14 +146,33 @@ def _node(name: str, ref: str, meaning: str, lit: bool) -> str:
     return f"  {_quoted(name)} [label={label}, {style}];  // {meaning}"
 
 
-def _edge(edge: Edge) -> str:
-    label = _quoted(f"{edge.command}\n{edge.ref}")
-    look = ', color="#0969da", fontcolor="#0969da", penwidth=2.5' if edge.marked else ""
-    return f"  {_quoted(edge.source)} -> {_quoted(edge.target)} [label={label}{look}];"
+def _edges(edges: tuple[Edge, ...]) -> list[str]:
+    """One DOT edge per pair of states, labelled with every command that leads from one to the
+    other, a line each (Graphviz stacks parallel edges and self-loops into an unreadable heap);
+    the commands that make sense next, and their arrow, in blue."""
+    pairs: dict[tuple[str, str], list[Edge]] = {}
+    for edge in edges:
+        pairs.setdefault((edge.source, edge.target), []).append(edge)
+    return [_edge(source, target, group) for (source, target), group in pairs.items()]
+
+
+def _edge(source: str, target: str, group: list[Edge]) -> str:
+    rows = "".join(_row(edge) for edge in group)
+    look = ', color="#0969da", penwidth=2.5' if any(e.marked for e in group) else ""
+    return f"  {_quoted(source)} -> {_quoted(target)} [label=<{rows}>{look}];"
+
+
+def _row(edge: Edge) -> str:
+    """One command of an edge label: ``COMMAND  RFC section``, in Graphviz's HTML-like labels."""
+    command, ref = html.escape(edge.command), html.escape(edge.ref)
+    if edge.marked:
+        command = f'<font color="#0969da"><b>{command}</b></font>'
+    return f'{command} <font point-size="8">{ref}</font><br align="left"/>'
 
 
 def dot_source(d: Diagram) -> str:
-    """The diagram in the DOT language: one node per state, one edge per table entry."""
+    """The diagram in the DOT language: one node per state, one edge per pair of states that a
+    table entry joins, its label a line per entry."""
     title = f"{d.protocol} states" + (f": now {d.current}" if d.current else "")
     head = [
         f"digraph {_quoted(d.protocol)} {{",
@@ -161,7 +181,7 @@ def dot_source(d: Diagram) -> str:
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
     nodes = [_node(name, ref, meaning, name == d.current) for name, ref, meaning in d.states]
-    return "\n".join([*head, *nodes, *map(_edge, d.edges), "}"]) + "\n"
+    return "\n".join([*head, *nodes, *_edges(d.edges), "}"]) + "\n"
 
 
 def text_lines(d: Diagram) -> list[str]:

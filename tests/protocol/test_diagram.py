@@ -1,9 +1,10 @@
 # What this module does: tests mailmagic/protocol/diagram.py, the state diagram as data: for both
-# protocols every transition of the table is an edge of the DOT source and nothing else is, every
+# protocols every transition of the table is on an edge of the DOT source and nothing else is, every
 # state and edge carries an RFC section, the current state is lit and only the expected commands
 # leaving it are marked, and the text rendering has one `state -> command -> state` line per edge.
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -13,7 +14,9 @@ from mailmagic.protocol import pop3_rules, smtp
 from mailmagic.protocol.diagram import diagram, dot_source, text_lines
 
 TABLES: dict[str, Any] = {"SMTP": smtp.TRANSITIONS, "POP3": pop3_rules.TRANSITIONS}
-EDGE = re.compile(r'^\s*"([^"]+)" -> "([^"]+)" \[label="((?:[^"\\]|\\.)*)"(.*)\];$', re.M)
+EDGE = re.compile(r'^\s*"([^"]+)" -> "([^"]+)" \[label=<(.*)>(.*)\];$', re.M)
+ROW_END = '<br align="left"/>'
+
 NODE = re.compile(r'^\s*"([^"]+)" \[label="((?:[^"\\]|\\.)*)", (.*)\];', re.M)
 SECTION = re.compile(r"RFC \d+( \d+(\.\d+)*)?")
 
@@ -26,16 +29,25 @@ def table_entries(protocol: str) -> list[tuple[str, str, str]]:
     ]
 
 
+def rows(label: str) -> list[tuple[str, bool]]:
+    """(command, marked) of each line of an edge's HTML-like label."""
+    found = []
+    for row in label.split(ROW_END)[:-1]:
+        command = row.split(' <font point-size="8">')[0]
+        found.append((html.unescape(re.sub(r"<[^>]+>", "", command)), "<b>" in command))
+    return found
+
+
 def dot_edges(dot: str) -> list[tuple[str, str, str]]:
-    """(source, command, target) of every edge in a DOT source: the label's first line."""
-    return [(a, label.split("\\n")[0], b) for a, b, label, _ in EDGE.findall(dot)]
+    """(source, command, target) of every command on every edge of a DOT source."""
+    return [(a, cmd, b) for a, b, label, _ in EDGE.findall(dot) for cmd, _ in rows(label)]
 
 
 @pytest.mark.parametrize("protocol", ["SMTP", "POP3"])
 def test_every_transition_is_an_edge_and_nothing_else_is(protocol: str) -> None:
     dot = dot_source(diagram(protocol))
     assert sorted(dot_edges(dot)) == sorted(table_entries(protocol))
-    assert dot.count("->") == len(table_entries(protocol))  # no edge the pattern missed
+    assert len(EDGE.findall(dot)) == dot.count(" -> ")  # no edge the pattern missed
 
 
 @pytest.mark.parametrize("protocol", ["SMTP", "POP3"])
@@ -67,8 +79,10 @@ def test_the_current_state_is_lit_and_the_expected_commands_marked() -> None:
     dot = dot_source(d)
     lit = [name for name, _, style in NODE.findall(dot) if "filled" in style]
     assert lit == ["RCPT"] and "now RCPT" in dot
-    styled = [(a, label.split("\\n")[0]) for a, _, label, look in EDGE.findall(dot) if look]
+    styled = [(a, cmd) for a, _, label, _ in EDGE.findall(dot) for cmd, bold in rows(label) if bold]
     assert sorted(styled) == sorted(marked)
+    blue = [(a, b) for a, b, _, look in EDGE.findall(dot) if look]
+    assert sorted(blue) == [("RCPT", s) for s in ("CLOSED", "DATA", "RCPT", "READY")]  # BDAT LAST
 
 
 def test_without_a_session_nothing_is_lit_or_marked() -> None:
