@@ -11,8 +11,9 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.base import View
+from mailmagic.display.exchange import AnyReply
 from mailmagic.display.live import cascade
-from mailmagic.display.reply import AnyReply, ReplyView
+from mailmagic.display.reply import ReplyView
 
 
 @dataclass(frozen=True, repr=False)

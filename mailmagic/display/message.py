@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from mailmagic.display import html as h
 from mailmagic.display.base import ValueView
 from mailmagic.display.live import cascade
-from mailmagic.mail.decode import payload_bytes, scrub
+from mailmagic.mail.decode import scrub
 from mailmagic.mail.message import Message, partial_note
 from mailmagic.mail.parts import MimeNode
 from mailmagic.mail.sanitise import Sanitised, html_to_text
@@ -41,7 +41,6 @@ __all__ = [
     "PANES",
     "MessageView",
     "MessageWidget",
-    "payload_bytes",  # the model's (mail/decode.py), kept importable from here
 ]
 
 RAW_LIMIT = 100_000  # characters of raw source in text/html and the Source pane

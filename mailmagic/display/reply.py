@@ -17,30 +17,12 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.base import View
-from mailmagic.display.exchange import (
-    AnyReply,
-    ExchangeView,
-    extension_rows,
-    is_failure,
-    meaning,
-    server_text,
-    status_of,
-)
+from mailmagic.display.exchange import ExchangeView
 from mailmagic.display.mailbox import MailboxView, Reconnect
 from mailmagic.display.session import SessionView
 from mailmagic.display.trust import unverified
 from mailmagic.protocol.pop3 import Pop3Reply
 from mailmagic.session.base import Session
-
-__all__ = [
-    "AnyReply",
-    "ReplyView",
-    "extension_rows",
-    "is_failure",
-    "meaning",
-    "server_text",
-    "status_of",
-]
 
 
 @dataclass(frozen=True, repr=False)

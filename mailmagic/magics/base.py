@@ -25,7 +25,8 @@ from traitlets import Bool, Float, Unicode
 
 from mailmagic.display.cell import CellView
 from mailmagic.display.diagram import DiagramView
-from mailmagic.display.reply import ReplyView, is_failure
+from mailmagic.display.exchange import is_failure
+from mailmagic.display.reply import ReplyView
 from mailmagic.display.session import SessionsView, SessionView
 from mailmagic.display.timeline import TimelineView
 from mailmagic.display.transcript import TranscriptView

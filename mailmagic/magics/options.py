@@ -20,7 +20,8 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.display import display as _display
 
 from mailmagic.display.cell import CellView
-from mailmagic.display.reply import ReplyView, status_of
+from mailmagic.display.exchange import status_of
+from mailmagic.display.reply import ReplyView
 from mailmagic.protocol.expect import check_pattern, matches
 from mailmagic.session.secrets import find_password
 

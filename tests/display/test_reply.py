@@ -9,7 +9,8 @@ from typing import Any
 
 from IPython.core.completer import provisionalcompleter
 
-from mailmagic.display.reply import ReplyView, is_failure, status_of
+from mailmagic.display.exchange import is_failure, status_of
+from mailmagic.display.reply import ReplyView
 from mailmagic.protocol.pop3 import Continuation
 from tests.display.hostile import HOSTILE, assert_inert, hostile_ehlo, pop3_reply, smtp_reply
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 
-from mailmagic.display.message import MessageView, payload_bytes
+from mailmagic.display.message import MessageView
+from mailmagic.mail.decode import payload_bytes
 from tests.magics.shell import S250_OK, S354_START_INPUT, Shell
 
 
