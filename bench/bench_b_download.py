@@ -15,6 +15,7 @@
 # archive is the like-for-like comparison and the disk archive shows what durability costs here.
 from __future__ import annotations
 
+import mailbox
 import poplib
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import peers
 from common import (
     ALICE,
     HOST,
@@ -220,10 +222,126 @@ def details(server: str, link: str, count: int, runs: dict[str, Samples]) -> str
     return f"{server}, {link}: {cells}."
 
 
+PEER_COUNT = 3000
+DURABILITY = {
+    "fetch() to disk": "each message written to tmp/, synced in batches of 200 and renamed into "
+    "cur/ (Archive._flush) before fetch() returns",
+    "mpop": "fsync of each message file, then a link into new/; new/ itself is not fsync'ed "
+    "(strace: one fsync per message)",
+    "getmail6": "fsync of each message file, then a link into new/ by a child process forked "
+    "per message; new/ is not fsync'ed (getmailcore/utilities.py)",
+    "poplib + mailbox.Maildir": "no fsync at all (mailbox.Maildir.add writes and renames)",
+}
+
+
+def peer_fetcher(
+    make: Callable[[Path, int, str, str, Path], list[str]], port: int, count: int
+) -> Callable[[], float]:
+    """One mpop or getmail run into a fresh Maildir on disk (peers.py)."""
+
+    def run() -> float:
+        with shared_folder("b-peer", DISK) as work:
+            maildir = peers.make_maildir(work / "Maildir")
+            return peers.run_fetcher(make(work, port, ALICE, PASSWORD, maildir), maildir, count)
+
+    return run
+
+
+def poplib_maildir(port: int, count: int) -> Callable[[], float]:
+    """poplib, each message added with the stdlib's mailbox.Maildir: the ten-line script."""
+
+    def run() -> float:
+        with shared_folder("b-poplib", DISK) as work:
+            started = time.perf_counter()
+            box = mailbox.Maildir(work / "Maildir", create=True)
+            client = poplib.POP3(HOST, port, timeout=60)
+            client.user(ALICE)
+            client.pass_(PASSWORD)
+            for number in range(1, count + 1):
+                box.add(b"\n".join(client.retr(number)[1]) + b"\n")
+            client.quit()
+            seconds = time.perf_counter() - started
+            if len(box) != count:
+                raise RuntimeError(f"poplib + mailbox.Maildir kept {len(box)} of {count}")
+        return seconds
+
+    return run
+
+
+def peer_contenders(
+    port: int, count: int, expected: int
+) -> tuple[dict[str, Callable[[], float]], list[str]]:
+    found = {"fetch() to disk": fetch_into(port, count, DISK, expected)}
+    missing = []
+    for name, binary, package, make in (
+        ("mpop", "mpop", "mpop", peers.mpop_command),
+        ("getmail6", "getmail", "getmail6", peers.getmail_command),
+    ):
+        if peers.find(binary) is None:
+            missing.append(peers.skipped(name, package))
+            print(missing[-1], flush=True)
+        else:
+            found[name] = peer_fetcher(make, port, count)
+    found["poplib + mailbox.Maildir"] = poplib_maildir(port, count)
+    return found, missing
+
+
+def measure_peers(quick: bool) -> tuple[list[Row], list[str]]:
+    """fetch() into a Maildir on disk against the fetchers people use instead, from Dovecot."""
+    count, rounds = (300, 2) if quick else (PEER_COUNT, 3)
+    with shared_folder("b-peers") as root:
+        expected = fill_maildir(root, ALICE, count, SIZE)
+        with running_dovecot(root, {ALICE: PASSWORD}) as dovecot:
+            bare_fetch(dovecot.port, ALICE, PASSWORD, count)  # warm-up: index, page cache
+            contenders, missing = peer_contenders(dovecot.port, count, expected)
+            runs = interleaved(contenders, rounds)
+    mine = runs.pop("fetch() to disk")
+    best_name = min(runs, key=lambda name: runs[name].best)
+    best = runs[best_name]
+    ratio = best.best / mine.best
+    rows = [
+        Row(
+            f"fetch() to a Maildir on disk, Dovecot, {count:,} messages, vs the best peer",
+            rate(count, mine.best) + f" (median {rate(count, mine.median)})",
+            rate(count, best.best) + f" {best_name} (median {rate(count, best.median)})",
+            ratio,
+            ">= 3x",
+            ratio >= 3.0,
+        )
+    ]
+    for name, samples in runs.items():
+        if name != best_name:
+            ratio = samples.best / mine.best
+            rows.append(
+                Row(
+                    f"fetch() to a Maildir on disk vs {name}",
+                    rate(count, mine.best),
+                    rate(count, samples.best) + f" {name}",
+                    ratio,
+                    "-",
+                    None,
+                )
+            )
+    notes = [
+        f"Peers: {count:,} messages of about 10 KB from Dovecot into a fresh Maildir under "
+        f"{DISK} (disk), best of {rounds} interleaved rounds, each from connect (process "
+        f"start) to the last message. {peers.version(['mpop', '--version'])}; "
+        f"{peers.version(['getmail', '--version'])}. mpop and getmail keep the messages on the "
+        "server and fetch all of them every round. Durability: "
+        + "; ".join(f"{name}: {DURABILITY[name]}" for name in ("fetch() to disk", *runs))
+        + ". fetchmail is left out: it has no Maildir writer of its own and hands each message "
+        "to an MTA over SMTP/LMTP or to an MDA process started per message (--mda).",
+        *missing,
+    ]
+    return rows, notes
+
+
 def run(quick: bool = False) -> Section:
     count = 1000 if quick else 10_000
     rounds, proxied_rounds = (2, 1) if quick else (3, 2)
-    section = Section("b", f"Downloading {count:,} messages of about 10 KB")
+    title = f"Fetching to a Maildir against the peers; downloading {count:,} messages of 10 KB"
+    section = Section("b", title)
+    section.rows, section.notes = measure_peers(quick)
     with shared_folder("b") as root:
         expected = fill_maildir(root, ALICE, count, SIZE)
         users = {ALICE: PASSWORD}

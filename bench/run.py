@@ -1,4 +1,4 @@
-# What this module does: runs the chosen benchmarks (`python bench/run.py [a b c d e f] [--quick]`,
+# What this module does: runs the chosen benchmarks (`python bench/run.py [a ... g] [--quick]`,
 # all of them by default), prints one table of their results and rewrites bench/RESULTS.md: the
 # machine (date, `uname -a`, CPU model, Python, Dovecot and curl versions, load average) and, per
 # benchmark, measured numbers, baseline numbers, ratio, target and whether it was met.
@@ -25,6 +25,7 @@ MODULES = {
     "d": "bench_d_display",
     "e": "bench_e_memory",
     "f": "bench_f_widgets",
+    "g": "bench_g_index",
 }
 RESULTS = ROOT / "RESULTS.md"
 _BLOCK = re.compile(r"<!-- bench:(\w) -->\n.*?<!-- /bench:\1 -->\n", re.S)
@@ -34,7 +35,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python bench/run.py", description="Run mailmagic's benchmarks (bench/README.md)."
     )
-    p.add_argument("benchmarks", nargs="*", metavar="{a,b,c,d,e,f}", help="default: all")
+    p.add_argument("benchmarks", nargs="*", metavar="{a,b,c,d,e,f,g}", help="default: all")
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds")
     p.add_argument("--results", type=Path, default=RESULTS, help="where to write (RESULTS.md)")
     args = p.parse_args(argv)

@@ -2,7 +2,9 @@
 its UID, size and the headers people ask questions about, decoded (RFC 2047), dates timezone-aware
 (RFC 5322 section 3.3), attachments counted and named, and the Message-ID / In-Reply-To / References
 that group messages into threads (RFC 5322 section 3.6.4). pandas is an optional extra: `pip install
-mailmagic[analysis]`."""
+mailmagic[analysis]`. This is the small case, every message parsed in memory; for a mailbox past
+memory, ``index(path, out)`` (mailmagic/index.py) streams the headers into a Parquet file for
+DuckDB, Polars or Spark."""
 
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ import email.utils
 from collections.abc import Iterable
 from email.message import EmailMessage
 from typing import Any, Protocol
+
+from mailmagic.index import index
+
+__all__ = ["COLUMNS", "Fetched", "index", "row", "thread_sizes", "to_dataframe"]
 
 COLUMNS = (
     "uid", "number", "size", "from", "to", "cc", "subject", "date", "content_type",

@@ -59,7 +59,7 @@ def saved(source: Path) -> Any:
 
 
 def test_the_tutorials_are_all_there_and_match_their_sources() -> None:
-    assert [s.stem[:2] for s in SOURCES] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert [s.stem[:2] for s in SOURCES] == ["01", "02", "03", "04", "05", "06", "07", "08"]
     assert NB.drift() == []
 
 

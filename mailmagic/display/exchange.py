@@ -36,12 +36,9 @@ AnyReply = Reply | Pop3Reply | Continuation
 
 
 def status_of(reply: AnyReply) -> str:
-    """The badge text: the SMTP code, +OK, -ERR, or + for a SASL continuation."""
-    if isinstance(reply, Reply):
-        return str(reply.code)
-    if isinstance(reply, Continuation):
-        return "+"
-    return "+OK" if reply.ok else "-ERR"
+    """The badge text, the reply's ``code``: the SMTP code, +OK, -ERR, or + for a SASL
+    continuation."""
+    return str(reply.code)
 
 
 def is_failure(reply: AnyReply | None) -> bool:

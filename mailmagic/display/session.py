@@ -26,8 +26,11 @@ from mailmagic.session.transcript import Entry
 
 def _where(session: Session[Any, Any]) -> str:
     s = session.settings
+    replay = f" (a replay of the cassette {s.replay}, not a live server)" if s.replay else ""
     return (
-        f"{s.host}:{s.port}" + {"plain": "", "implicit": " (TLS)", "starttls": " (STARTTLS)"}[s.tls]
+        f"{s.host}:{s.port}"
+        + {"plain": "", "implicit": " (TLS)", "starttls": " (STARTTLS)"}[s.tls]
+        + replay
     )
 
 

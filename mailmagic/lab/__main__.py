@@ -1,7 +1,8 @@
 """The lab server's command line, `python -m mailmagic.lab`, for scripts, other tools and CI. It
 runs until Ctrl-C or SIGTERM and then shuts down cleanly. With --json it prints exactly one JSON
 line once every listener answers (host, ports, CA file, maildir), so a script can start it in the
-background and read where it listens."""
+background and read where it listens. With --replay PATH it serves that cassette instead
+(lab/replay.py; --json prints its host, port and protocol)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from types import FrameType
 
 from mailmagic.lab.config import DEFAULT_ALIASES, DEFAULT_USERS, LabConfig
 from mailmagic.lab.controller import Endpoints, LabServer
+from mailmagic.lab.replay import ReplayServer, load, shipped
+from mailmagic.protocol.cassette import CassetteError
 
 _PORTS = ("smtp", "submission", "smtps", "pop3", "pop3s")
 
@@ -56,6 +59,13 @@ def parser() -> argparse.ArgumentParser:
     )
     add_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON line once listening")
+    replay = p.add_argument_group("replay a cassette instead (docs/cassettes.md)")
+    replay.add_argument(
+        "--replay", metavar="PATH|NAME",
+        help=f"serve this cassette file, or a shipped one ({', '.join(sorted(shipped()))})",
+    )  # fmt: skip
+    replay.add_argument("--replay-port", type=_port, default=0, metavar="N", help="its port")
+    replay.add_argument("--timing", action="store_true", help="keep the recorded delays")
     return p
 
 
@@ -125,6 +135,43 @@ def describe(endpoints: Endpoints, config: LabConfig) -> str:
     return "\n".join(lines)
 
 
+def _stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+def replay_main(args: argparse.Namespace, stop: threading.Event) -> int:
+    """Serve the cassette of ``--replay`` until ``stop``; 0 on a clean stop, 2 on a bad one."""
+    try:
+        cassette = load(args.replay)
+        server = ReplayServer(cassette, args.host, args.replay_port, args.timing)
+        host, port = server.start()
+    except (CassetteError, ValueError) as error:
+        print(f"mailmagic lab: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"mailmagic lab: {error}", file=sys.stderr)
+        return 1
+    try:
+        info = {"host": host, "port": port, "protocol": cassette.protocol}
+        info |= {"cassette": cassette.where, "server": cassette.header.server}
+        info |= {"timing": args.timing}
+        text = f"replaying {cassette.where} ({cassette.protocol.upper()}) on {host}:{port}"
+        print(json.dumps(info) if args.json else f"{text}\nPress Ctrl-C to stop.", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until Ctrl-C or SIGTERM; 0 on a clean stop, 2 on bad settings."""
     p = parser()
@@ -133,13 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from(args)
     except ValueError as error:
         p.error(str(error))
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = _stop_on_signals()
+    if args.replay:
+        return replay_main(args, stop)
     server = LabServer(config)
     try:
         endpoints = server.start()

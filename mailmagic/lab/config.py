@@ -45,6 +45,8 @@ class LabConfig:
     max_recipients: int = 100
     pop3_idle_timeout: float = 600.0
     smtp_idle_timeout: float = 300.0
+    log_sessions: int = 200
+    """Sessions `lab.log` keeps (the latest; 0 keeps none), so a load test cannot fill memory."""
 
     def __post_init__(self) -> None:
         if not self.allow_non_loopback and not is_loopback(self.host):

@@ -20,7 +20,11 @@ from typing import Any
 
 from mailmagic.lab.certs import TlsFiles, ensure_tls_files
 from mailmagic.lab.config import LabConfig
+from mailmagic.lab.controls import LabControls
+from mailmagic.lab.directory import Directory
 from mailmagic.lab.faults import Faults
+from mailmagic.lab.latency import with_latency
+from mailmagic.lab.log import LabLog
 from mailmagic.lab.pop3 import Pop3Context, serve_pop3
 from mailmagic.lab.smtp import IDENT, LabHandler, LabSMTP
 from mailmagic.lab.store import MailStore
@@ -57,16 +61,19 @@ class Endpoints:
         }
 
 
-class LabServer:
+class LabServer(LabControls):
     """The embedded lab mail server. Use ``with LabServer() as lab:`` or ``start()``/``stop()``.
 
     ``lab.endpoints`` says where it listens, ``lab.faults`` injects faults, ``lab.store`` is the
-    Maildir store.
+    Maildir store, ``lab.log`` what clients did, ``lab.directory`` its users now; the checks and
+    controls (``lab.mailbox(user)``, ``lab.add_user(...)``...) are LabControls' (controls.py).
     """
 
     def __init__(self, config: LabConfig | None = None) -> None:
         self.config = config or LabConfig()
         self.faults = Faults()
+        self._directory = Directory(self.config)
+        self._log = LabLog(self.config.log_sessions)
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -95,6 +102,16 @@ class LabServer:
         return self._store
 
     @property
+    def directory(self) -> Directory:
+        """Users, lists, hidden users and VRFY now (changed without a restart; directory.py)."""
+        return self._directory
+
+    @property
+    def log(self) -> LabLog:
+        """The server's record of every session, secrets masked (log.py)."""
+        return self._log
+
+    @property
     def tls(self) -> TlsFiles:
         """The lab PKI: ``tls.ca_file`` for clients, ``tls.client_context()`` for Python."""
         if self._tls is None:
@@ -106,7 +123,7 @@ class LabServer:
         if self.running:
             return self.endpoints
         root = self._maildir_root()
-        self._store = MailStore(root, self.config.users)
+        self._store = MailStore(root, self.directory.users)
         self._tls = ensure_tls_files(root / ".tls", self.config.hostname)
         self._loop = asyncio.new_event_loop()
         ready: asyncio.Future[Endpoints] = self._loop.create_future()
@@ -180,10 +197,12 @@ class LabServer:
             "pop3s": await self._listen(cfg.pop3s_port, pop3(tls, implicit=True)),
         }
         client_tls = self.tls.client_context()
+        mark = self.log.opened
         for name, port in ports.items():
             if port is not None:
                 implicit = name in ("smtps", "pop3s")
                 await _check_answers(cfg, port, client_tls if implicit else None)
+        self.log.forget_from(mark)  # the probes above are no client's sessions
         return Endpoints(cfg.host, **ports, ca_file=self.tls.ca_file, maildir=root)
 
     async def _listen(self, port: int | None, serve: _Serve) -> int | None:
@@ -195,7 +214,8 @@ class LabServer:
 
     def _smtp_server(self, tls: ssl.SSLContext, submission: bool, implicit: bool = False) -> _Serve:
         cfg = self.config
-        handler = LabHandler(cfg, self.store)
+        handler = LabHandler(cfg, self.store, self.directory)
+        listener = "smtps" if implicit else "submission" if submission else "smtp"
 
         def protocol() -> LabSMTP:
             return LabSMTP(
@@ -211,16 +231,22 @@ class LabServer:
                 timeout=cfg.smtp_idle_timeout,
                 auth_require_tls=cfg.auth_require_tls and not implicit,
                 authenticator=handler.authenticate,
+                lab_log=self.log,
+                listener=listener,
             )
 
         async def serve(sock: socket.socket) -> asyncio.AbstractServer:
             loop = asyncio.get_running_loop()
-            return await loop.create_server(protocol, sock=sock, ssl=tls if implicit else None)
+            factory = with_latency(protocol, self.faults)
+            return await loop.create_server(factory, sock=sock, ssl=tls if implicit else None)
 
         return serve
 
     def _pop3_server(self, tls: ssl.SSLContext, implicit: bool) -> _Serve:
-        context = Pop3Context(self.config, self.store, self.faults, tls, implicit_tls=implicit)
+        context = Pop3Context(
+            self.config, self.store, self.faults, tls, implicit_tls=implicit,
+            directory=self.directory, log=self.log, listener="pop3s" if implicit else "pop3",
+        )  # fmt: skip
 
         async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
@@ -231,9 +257,14 @@ class LabServer:
                 writer.close()
 
         async def serve(sock: socket.socket) -> asyncio.AbstractServer:
-            return await asyncio.start_server(
-                session, sock=sock, ssl=tls if implicit else None, limit=POP3_READ_LIMIT
-            )
+            loop = asyncio.get_running_loop()
+
+            def protocol() -> asyncio.StreamReaderProtocol:  # what asyncio.start_server makes
+                reader = asyncio.StreamReader(limit=POP3_READ_LIMIT, loop=loop)
+                return asyncio.StreamReaderProtocol(reader, session, loop=loop)
+
+            factory = with_latency(protocol, self.faults)
+            return await loop.create_server(factory, sock=sock, ssl=tls if implicit else None)
 
         return serve
 

@@ -2,7 +2,11 @@
 and looked up by the SMTP and POP3 servers before each command: override the reply (e.g. greylist
 the first RCPT with 451 4.7.1), delay the reply by N ms, or drop the connection after the command. A
 rule may apply a limited number of times, counted across all connections, which is how greylisting
-behaves: the first attempt fails, the retry succeeds."""
+behaves: the first attempt fails, the retry succeeds.
+
+Apart from the rules, a round-trip latency (`latency(ms)`) puts a delay line on the wire of every
+connection opened while it is set (latency.py): unlike `delay`, which makes the server think before
+each reply, it lets pipelined commands travel together."""
 
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ class Faults:
     def __init__(self) -> None:
         self._rules: list[Fault] = []
         self._lock = threading.Lock()
+        self._latency_ms = 0.0
 
     def override(
         self, protocol: Protocol, command: str, reply: str, *, times: int | None = None
@@ -66,10 +71,30 @@ class Faults:
         """Close the connection right after answering ``command``, as a crashing server would."""
         self._add(Fault(protocol, command, drop=True, times=times))
 
+    def latency(self, ms: float) -> None:
+        """Make the wire take ``ms`` milliseconds for a round trip (0 turns it off): octets take
+        ms/2 to reach the server and its replies ms/2 to come back, many chunks in flight at once.
+        It applies to connections opened from now on, and on those to every later change."""
+        if ms < 0:
+            raise ValueError(f"latency must be 0 ms or more (a round trip), not {ms}")
+        with self._lock:
+            self._latency_ms = float(ms)
+
+    @property
+    def latency_ms(self) -> float:
+        """The round trip in force, in milliseconds (0: none)."""
+        return self._latency_ms
+
     def clear(self) -> None:
-        """Remove every rule."""
+        """Remove every rule, and the latency."""
         with self._lock:
             self._rules.clear()
+            self._latency_ms = 0.0
+
+    def describe(self) -> list[str]:
+        """One line per fault in force, the latency first: what ``%maillab`` lists."""
+        lines = [f"latency: {self._latency_ms:g} ms round trip"] if self._latency_ms else []
+        return lines + [_described(rule) for rule in self.rules]
 
     @property
     def rules(self) -> tuple[Fault, ...]:
@@ -102,3 +127,12 @@ class Faults:
                     kept.append(rule)
             self._rules = kept
         return action
+
+
+def _described(rule: Fault) -> str:
+    """``smtp RCPT: reply "451 4.7.1 ..." (1 more time)``."""
+    what = [f"reply {rule.reply!r}"] if rule.reply is not None else []
+    what += [f"delay {rule.delay_ms} ms"] if rule.delay_ms else []
+    what += ["drop after"] if rule.drop else []
+    times = "always" if rule.times is None else f"{rule.times} more time(s)"
+    return f"{rule.protocol} {rule.command}: {', '.join(what)} ({times})"

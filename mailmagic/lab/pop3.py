@@ -42,7 +42,9 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Si
 from dataclasses import dataclass, replace
 
 from mailmagic.lab.config import LabConfig, local_part
+from mailmagic.lab.directory import Directory
 from mailmagic.lab.faults import Faults
+from mailmagic.lab.log import LabLog, SessionRecorder, mask_command, mask_continuation
 from mailmagic.lab.store import (
     MailboxInUse,
     MailStore,
@@ -88,6 +90,14 @@ class Pop3Context:
     faults: Faults
     tls_context: ssl.SSLContext | None  # server side; offered for STLS unless implicit_tls
     implicit_tls: bool = False  # True on the POP3S listener: no STLS there
+    directory: Directory | None = None  # the users now (directory.py); None: config's
+    log: LabLog | None = None  # where sessions are recorded (lab.log)
+    listener: str = "pop3"
+
+    @property
+    def users(self) -> Mapping[str, str]:
+        """User name -> password, as they are now."""
+        return self.directory.users if self.directory is not None else self.config.users
 
 
 @dataclass(frozen=True)
@@ -262,6 +272,7 @@ class Pop3ServerSession:
         self.last_active = self.loop.time()
         self.idle_timer: asyncio.TimerHandle | None = None  # started by run()
         self.timed_out = False
+        self.recorder: SessionRecorder | None = None  # this session in lab.log, from run()
         self.handlers: Mapping[str, Handler] = {
             "USER": self._user,
             "PASS": self._pass,
@@ -285,6 +296,8 @@ class Pop3ServerSession:
     async def run(self) -> None:
         """Greet, answer commands until QUIT or the end of the connection, then clean up."""
         peer = self.writer.get_extra_info("peername")
+        if self.ctx.log is not None:
+            self.recorder = self.ctx.log.open("pop3", self.ctx.listener, peer, self.tls_active)
         self.idle_timer = self.loop.call_later(self.ctx.config.pop3_idle_timeout, self._watch_idle)
         try:
             hostname = self.ctx.config.hostname
@@ -302,11 +315,15 @@ class Pop3ServerSession:
             self._unlock()
             if self.idle_timer is not None:
                 self.idle_timer.cancel()
+            if self.recorder is not None:
+                self.recorder.end(tls=self.tls_active)
             await self._close()
 
     async def _serve(self) -> None:
         while True:
-            reply = await self._respond(await self._read_line(MAX_COMMAND_LINE))
+            line = await self._read_line(MAX_COMMAND_LINE)
+            self._record_command(line)
+            reply = await self._respond(line)
             if reply.start_tls:
                 await self._start_tls(reply)
             else:
@@ -314,6 +331,12 @@ class Pop3ServerSession:
             if reply.close:
                 await self._flush()
                 return
+
+    def _record_command(self, line: bytes | None) -> None:
+        """Note a command line in lab.log, its secrets masked (log.py)."""
+        if self.recorder is not None:
+            text = "(a line too long)" if line is None else line.decode("utf-8", "replace")
+            self.recorder.command(mask_command("pop3", text.rstrip("\r\n")))
 
     def _touch(self) -> None:
         """Note activity: the client just sent a line or took some of our output."""
@@ -357,6 +380,8 @@ class Pop3ServerSession:
         followed by a drain, and before the session waits for the next command (_read_line):
         replies to pipelined commands share writes, as a corked socket would."""
         self._queue(reply.line.encode("utf-8") + b"\r\n")
+        if self.recorder is not None:
+            self.recorder.reply(reply.line)
         chunks: Iterable[bytes | bytearray]
         if reply.blocks is not None:
             chunks = stuffed_blocks(reply.blocks)
@@ -392,12 +417,16 @@ class Pop3ServerSession:
         assert self.ctx.tls_context is not None  # _stls answers +OK only with a context
         await self._flush()
         self.writer.write(reply.line.encode("utf-8") + b"\r\n")
+        if self.recorder is not None:
+            self.recorder.reply(reply.line)
         dropped = discard_buffered_input(self.reader)
         if dropped:
             log.warning("POP3 dropped %d octets sent after STLS before TLS (RFC 2595)", dropped)
         await start_tls(self.writer, self.ctx.tls_context)
         self.tls_active = True
         self.user = None
+        if self.recorder is not None:
+            self.recorder.update(tls=True)
 
     async def _close(self) -> None:
         self.writer.close()
@@ -498,7 +527,11 @@ class Pop3ServerSession:
     async def _sasl_response(self) -> str:
         """Ask for the response with an empty challenge (RFC 5034 section 4); "*" cancels."""
         self._queue(b"+ \r\n")  # sent by _read_line, after any reply still queued
+        if self.recorder is not None:
+            self.recorder.reply("+ ")
         line = await self._read_line(MAX_SASL_LINE)
+        if self.recorder is not None:
+            self.recorder.command(mask_continuation((line or b"").decode("ascii", "replace")))
         if line is None:
             raise CommandRefused(f"AUTH response too long: the limit is {MAX_SASL_LINE} octets")
         text = line.rstrip(b"\r\n").decode("ascii", "replace")
@@ -509,7 +542,7 @@ class Pop3ServerSession:
     def _login(self, name: str, check: Callable[[str], bool]) -> ServerReply:
         """Open ``name``'s maildrop if ``check`` accepts its secret (RFC 3206 [AUTH] if not)."""
         user = local_part(name, self.ctx.config.local_domains)
-        secret = self.ctx.config.users.get(user) if user is not None else None
+        secret = self.ctx.users.get(user) if user is not None else None
         accepted = check(secret if secret is not None else _NO_SECRET)
         if not accepted or user is None or secret is None:
             return err(BAD_CREDENTIALS)
@@ -528,6 +561,8 @@ class Pop3ServerSession:
             return err(f"[SYS/TEMP] cannot open {user}'s maildrop ({exc}); try again later")
         self.mailbox = user
         self.deleted.clear()
+        if self.recorder is not None:
+            self.recorder.update(user=user)
         return ok(f"{user}'s maildrop has {self._summary()}")
 
     async def _stls(self, args: tuple[str, ...]) -> ServerReply:

@@ -21,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import binascii
 import email.utils
+import functools
 import logging
 import re
 import secrets
 from base64 import b64decode, b64encode
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 from typing import Any
 
 from aiosmtpd.smtp import (
@@ -41,8 +44,10 @@ from aiosmtpd.smtp import (
 )
 
 from mailmagic.lab.config import LabConfig, local_part
-from mailmagic.lab.data import MailData, TextLine, read_line
+from mailmagic.lab.data import MailData, TextLine, read_data, read_line
+from mailmagic.lab.directory import Directory
 from mailmagic.lab.faults import Faults
+from mailmagic.lab.log import LabLog, SessionRecorder, mask_command, mask_continuation
 from mailmagic.lab.store import OUTBOX, MailStore
 
 IDENT = "ESMTP mailmagic lab server ready"
@@ -97,6 +102,7 @@ _REWORDED = {
 _MAILBOX = re.compile(
     r'^(?:"[^"\r\n]*"|[^\s"@<>()\[\],;:\\]+)@(?:[^\s"@<>()\[\],;:\\]+|\[[^\]\s]+\])$'
 )
+_NOT_RECOGNIZED = re.compile(r'command "([^"]*)" not recognized')
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}\b")
 # Whose argument a refused argument is: code and RFC 3463 code (section 3.2: X.1.7 bad sender's
 # address syntax, X.1.3 bad destination address syntax; X.5.4 invalid command arguments).
@@ -164,9 +170,12 @@ def _peer_ip(session: Session) -> str:
 class LabHandler:
     """aiosmtpd hooks: replies with enhanced codes, recipient checks and Maildir delivery."""
 
-    def __init__(self, config: LabConfig, store: MailStore) -> None:
+    def __init__(
+        self, config: LabConfig, store: MailStore, directory: Directory | None = None
+    ) -> None:
         self.config = config
         self.store = store
+        self.directory = directory or Directory(config)  # users and lists now (directory.py)
 
     async def handle_HELO(
         self, server: LabSMTP, session: Session, envelope: Envelope, hostname: str
@@ -233,7 +242,8 @@ class LabHandler:
             if authenticated:
                 return None
             return f"550 5.7.1 <{address}>: Relay access denied; log in (AUTH) to send elsewhere"
-        if name in self.config.users or name in self.config.aliases or name == "postmaster":
+        users, aliases = self.directory.users, self.directory.aliases
+        if name in users or name in aliases or name == "postmaster":
             return None
         return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in local table"
 
@@ -242,11 +252,11 @@ class LabHandler:
         name = local_part(address, self.config.local_domains)
         if name is None:
             return [OUTBOX]
-        if name in self.config.aliases:
-            members = self.config.aliases[name]
-            return [str(local_part(m, self.config.local_domains)) for m in members]
-        if name == "postmaster" and name not in self.config.users:
-            return list(self.config.users)[:1] or [OUTBOX]
+        users, aliases = self.directory.users, self.directory.aliases
+        if name in aliases:
+            return list(aliases[name])
+        if name == "postmaster" and name not in users:
+            return list(users)[:1] or [OUTBOX]
         return [name]
 
     async def handle_DATA(self, server: LabSMTP, session: Session, envelope: Envelope) -> str:
@@ -256,7 +266,7 @@ class LabHandler:
         message = self.trace_headers(server, session, envelope, queue_id) + content
         try:
             await asyncio.get_running_loop().run_in_executor(
-                None, self.store.deliver, mailboxes, message
+                self.store.executor, self.store.deliver, mailboxes, message
             )
         except OSError as error:
             return f"451 4.3.0 Requested action aborted: local error in processing ({error})"
@@ -293,12 +303,12 @@ class LabHandler:
     async def handle_VRFY(
         self, server: LabSMTP, session: Session, envelope: Envelope, address: str
     ) -> str:
-        if not self.config.vrfy_discloses:
+        if self.directory.vrfy == "252":  # lab.vrfy_disclosure
             return "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery"
         name = local_part(address, self.config.local_domains)
-        if name in self.config.users:
+        if name is not None and name in self.directory.users:
             return f"250 2.1.5 <{self.config.address(name)}>"
-        if name in self.config.aliases:
+        if name is not None and name in self.directory.aliases:
             return f"250 2.1.5 <{self.config.address(name)}> (a list: EXPN shows its members)"
         if name is None:
             return (
@@ -311,13 +321,10 @@ class LabHandler:
         name = local_part(argument, self.config.local_domains) if argument else None
         if not argument:
             return ["501 5.5.4 Syntax: EXPN <list>"]
-        if name not in self.config.aliases:
+        aliases = self.directory.aliases
+        if name is None or name not in aliases:
             return [f"550 5.1.1 <{argument}> is not a mailing list here"]
-        members = self.config.aliases[name]
-        addresses = [
-            f"<{self.config.address(str(local_part(m, self.config.local_domains)))}>"
-            for m in members
-        ]
+        addresses = [f"<{self.config.address(member)}>" for member in aliases[name]]
         return [f"250-2.1.5 {a}" for a in addresses[:-1]] + [f"250 2.1.5 {addresses[-1]}"]
 
     def authenticate(
@@ -334,7 +341,9 @@ class LabHandler:
         login = auth_data.login.decode("utf-8", "replace")
         name = local_part(login, self.config.local_domains)
         password = auth_data.password.decode("utf-8", "replace")
-        ok = name is not None and self.config.users.get(name) == password
+        ok = name is not None and self.directory.users.get(name) == password
+        if ok and isinstance(server, LabSMTP) and server.recorder is not None:
+            server.recorder.update(user=name)
         return AuthResult(success=ok, handled=False, auth_data=name if ok else None)
 
 
@@ -354,6 +363,22 @@ def _auth_answer(answer: TextLine) -> tuple[str | None, bytes]:
         return AUTH_NOT_BASE64, b""
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_address(arg: str) -> tuple[str | None, str | None]:
+    """aiosmtpd's parse of a MAIL or RCPT address: (address, rest), (None, None) if it is no
+    address (pure, so remembered: a lab sees the same few addresses again and again)."""
+    if not arg:
+        return "", ""
+    try:
+        if arg.lstrip().startswith("<"):
+            angle, rest = get_angle_addr(arg)
+            return angle.addr_spec, rest
+        spec, rest = get_addr_spec(arg)
+        return spec.addr_spec, rest
+    except HeaderParseError:
+        return None, None
+
+
 class LabSMTP(SMTP):
     """aiosmtpd's SMTP with the lab's extra commands, reply codes and fault injection."""
 
@@ -364,6 +389,8 @@ class LabSMTP(SMTP):
         faults: Faults,
         implicit_tls: bool = False,
         submission: bool = False,
+        lab_log: LabLog | None = None,
+        listener: str = "smtp",
         **kwargs: Any,
     ) -> None:
         # aiosmtpd keeps these limits in one dict on the class, which every new connection clears
@@ -374,6 +401,8 @@ class LabSMTP(SMTP):
         self.lab_handler = handler
         self.faults = faults
         self.implicit_tls = implicit_tls
+        self.lab_log, self.listener = lab_log, listener
+        self.recorder: SessionRecorder | None = None  # this session in lab.log (log.py)
         for verb, method in list(self._smtp_methods.items()):
             self._smtp_methods[verb] = self._checking_arguments(
                 verb, self._with_faults(verb, method)
@@ -381,6 +410,9 @@ class LabSMTP(SMTP):
 
     def _checking_arguments(self, verb: str, method: Method) -> Method:
         async def run(arg: str | None) -> None:
+            if self.recorder is not None:
+                line = verb if arg is None else f"{verb} {arg}"
+                self.recorder.command(mask_command("smtp", line))
             refusal = argument_refusal(verb, arg)
             if refusal is None:
                 await method(arg)
@@ -403,6 +435,15 @@ class LabSMTP(SMTP):
 
         return run
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's `_getaddr` (same answers) without the class it builds on every call, which
+        was a quarter of the server's work per message."""
+        address, rest = _parse_address(arg)
+        limit = self.local_part_limit
+        if address and limit and len(address.rpartition("@")[0]) > limit:
+            return None, None
+        return address, rest
+
     async def handle_exception(self, error: Exception) -> str:
         """The reply to an unexpected error: aiosmtpd's quoted the exception and kept whatever the
         command had changed; this one resets the transaction and says so."""
@@ -421,7 +462,35 @@ class LabSMTP(SMTP):
         text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
         # Whatever a reply holds, it goes out: a push that raised would leave the state changed
         # and the client told otherwise.
-        await super().push(with_enhanced_code(text).encode("utf-8", "backslashreplace"))
+        text = with_enhanced_code(text)
+        self._record_reply(text)
+        await super().push(text.encode("utf-8", "backslashreplace"))
+
+    def _record_reply(self, text: str) -> None:
+        """Log a reply line; one answering a line aiosmtpd refused before any command ran (an
+        unknown verb, a line too long) is logged with what the reply says of that line."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        if recorder.pending is None and not recorder.continued and recorder.exchanges:
+            unknown = _NOT_RECOGNIZED.search(text)
+            recorder.command(unknown.group(1) if unknown else "(a line refused unread)")
+        recorder.reply(text)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """aiosmtpd's, and the session's entry in lab.log (again after STARTTLS: now TLS)."""
+        super().connection_made(transport)
+        if self.recorder is not None:
+            self.recorder.update(tls=True)
+        elif self.lab_log is not None:
+            peer = transport.get_extra_info("peername")
+            self.recorder = self.lab_log.open("smtp", self.listener, peer, self.implicit_tls)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """aiosmtpd's, and the end of the session in lab.log."""
+        if self.recorder is not None and self.recorder.session.ended is None:
+            self.recorder.end(tls=self.implicit_tls or self._tls_protocol is not None)
+        super().connection_lost(error)
 
     async def smtp_EHLO(self, hostname: str) -> None:
         await super().smtp_EHLO(hostname)
@@ -441,8 +510,9 @@ class LabSMTP(SMTP):
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         data = MailData(self.data_size_limit)
-        while not data.take(await read_line(self._reader, self.line_length_limit)):
-            pass
+        await read_data(self._reader, data, self.line_length_limit)
+        if self.recorder is not None:
+            self.recorder.command(f". ({data.size} octets of mail data)")
         status = data.refusal or await self._deliver(data.content)
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(status)
@@ -477,6 +547,8 @@ class LabSMTP(SMTP):
         raw = challenge.encode() if isinstance(challenge, str) else challenge
         await self.push(b"334 " + (b64encode(raw) if encode_to_b64 else raw))
         answer = await read_line(self._reader, self.line_length_limit)
+        if self.recorder is not None:
+            self.recorder.command(mask_continuation(answer.data.decode("ascii", "replace")))
         refusal, decoded = _auth_answer(answer)
         if refusal is None:
             return decoded

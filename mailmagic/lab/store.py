@@ -3,7 +3,10 @@ and POP3 retrieval.
 
 Delivery is atomic (Maildir spec, cr.yp.to/proto/maildir.html): each copy is written to tmp/,
 flushed and fsync'ed, then renamed into new/, and new/ itself is fsync'ed before the caller may
-send 250. A crash at any point leaves new/ with complete messages only. Files are stored with LF
+send 250. A crash at any point leaves new/ with complete messages only. Concurrent deliveries share
+the fsync of new/ (group commit, `_FolderSync`): a delivery waits for an fsync of its folder that
+started after its rename, and an fsync that fails fails every delivery it was to cover, so no
+delivery returns (and no 250 is sent) before its message is durable. Files are stored with LF
 line ends, as Maildir readers (Dovecot, mutt, stdlib `mailbox`) expect; POP3 serves them with CRLF
 (RFC 1939 section 3). Only CRLF becomes LF on the way in and only LF becomes CRLF on the way out:
 any other CR is content, even one right before a line end, so `line\r\r\n` sent over SMTP is
@@ -24,6 +27,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +40,7 @@ _SIZE_W = re.compile(r",W=(\d+)")
 _MAILBOX_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 _STALE_TMP_SECONDS = 36 * 3600  # the Maildir spec's rule for abandoned tmp/ files
 _counter = itertools.count(1)
+_DELIVERIES = ThreadPoolExecutor(max_workers=32, thread_name_prefix="mailmagic-lab-delivery")
 
 
 def safe_mailbox(name: str) -> str:
@@ -75,6 +80,56 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+class _Batch:
+    """The deliveries one fsync of a folder covers: done when it ran, with its error if any."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class _FolderSync:
+    """Group commit for one folder: the threads that renamed a file into it and wait for its
+    fsync share one. The first waiter runs the fsync for every delivery renamed before it
+    starts; deliveries renamed meanwhile join the next batch, run by one of them."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._cond = threading.Condition(threading.Lock())
+        self._next = _Batch()
+        self._running = False
+        self.waiting = 0  # threads waiting for an fsync another one runs (read by the tests)
+
+    def sync(self) -> None:
+        """Return once an fsync of the folder that started after this call has succeeded;
+        raise its error (an OSError) if it failed."""
+        with self._cond:
+            batch = self._next
+            while not batch.done and self._running:
+                self.waiting += 1
+                self._cond.wait()
+                self.waiting -= 1
+            if not batch.done:
+                self._run(batch)
+        if batch.error is not None:
+            raise batch.error
+
+    def _run(self, batch: _Batch) -> None:
+        """Fsync for `batch` (called with the lock held; released while the fsync runs)."""
+        self._next, self._running = _Batch(), True
+        self._cond.release()
+        try:
+            _fsync_dir(self.path)
+        except BaseException as error:  # every waiter raises it: none may take it for success
+            batch.error = error
+        finally:
+            self._cond.acquire()
+            batch.done, self._running = True, False
+            self._cond.notify_all()
+
+
 def to_lf(data: bytes) -> bytes:
     """CRLF line ends to LF, as Maildir files keep them."""
     return data.replace(b"\r\n", b"\n")
@@ -89,12 +144,17 @@ class MailStore:
         self._lock = threading.Lock()
         host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:20] or "lab"
         self._hostname = host
+        self._syncs: dict[str, _FolderSync] = {}
         for name in (*mailboxes, OUTBOX):
             self._remove_stale_tmp(self._ensure(name) / "tmp")
 
     def maildir(self, mailbox: str) -> Path:
         """The folder of a mailbox (its tmp/, new/ and cur/ live under it); see `safe_mailbox`."""
         return self.root / safe_mailbox(mailbox)
+
+    def create(self, mailbox: str) -> Path:
+        """Make a mailbox's Maildir (tmp/, new/, cur/) if it is not there; return its folder."""
+        return self._ensure(mailbox)
 
     def _ensure(self, mailbox: str) -> Path:
         base = self.maildir(mailbox)
@@ -136,13 +196,28 @@ class MailStore:
             for tmp_path, new_path in staged:
                 os.rename(tmp_path, new_path)
                 renamed += 1
-                _fsync_dir(os.path.dirname(new_path))
+            for folder in dict.fromkeys(os.path.dirname(new) for _, new in staged):
+                self.folder_sync(folder).sync()
         except BaseException:
             for tmp_path, _ in staged[renamed:]:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp_path)
             raise
         return [os.path.basename(new_path).split(",", 1)[0] for _, new_path in staged]
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads to run `deliver` in: enough for many concurrent deliveries to wait for one
+        shared fsync (the event loop's default executor has only a few per CPU)."""
+        return _DELIVERIES
+
+    def folder_sync(self, folder: str) -> _FolderSync:
+        """The group commit of a new/ folder (one per folder, made on first use)."""
+        sync = self._syncs.get(folder)
+        if sync is None:
+            with self._lock:
+                sync = self._syncs.setdefault(folder, _FolderSync(folder))
+        return sync
 
     def messages(self, mailbox: str) -> list[StoredMessage]:
         """The messages of a mailbox (new/ and cur/), oldest first."""

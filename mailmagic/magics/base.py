@@ -9,19 +9,23 @@ listener it uses (smtp, submission, pop3s...), and
 `reconnect` (and the Reconnect button of a mailbox table, handed the same path) goes to that
 listener of the lab running now and trusts its CA, so sessions follow a restarted lab server to its
 new ports; the lab's implicit-TLS listeners (smtps, pop3s) are opened with TLS even without --tls.
+`open` under the name of a live session drops it without QUIT and warns so (POP3: naming the DELEs
+that are lost). Graded notebooks (grading.py): a cell holding nbgrader's stub fails before anything
+is sent, and with fail_on_error every 4xx/5xx or -ERR fails its cell.
 Settings are traitlets (`%config SMTPMagic.timeout = 10`)."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, ClassVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics
-from traitlets import Bool, Float, Unicode
+from traitlets import Bool, Float, List, Unicode
 
 from mailmagic.display.cell import CellView
 from mailmagic.display.diagram import DiagramView
@@ -31,7 +35,9 @@ from mailmagic.display.session import SessionsView, SessionView
 from mailmagic.display.timeline import TimelineView
 from mailmagic.display.transcript import TranscriptView
 from mailmagic.display.trust import unverified
+from mailmagic.magics import cassettes
 from mailmagic.magics.context import LAB_LISTENERS, MailContext
+from mailmagic.magics.grading import NBGRADER_STUB, check_answered, check_replies, without_markers
 from mailmagic.magics.options import (
     LINE_RULES,
     check,
@@ -92,6 +98,7 @@ def _open_arguments(p: argparse.ArgumentParser) -> None:
         "--insecure", action="store_true",
         help="skip certificate checks (throwaway test servers only; said on every display)",
     )  # fmt: skip
+    cassettes.add_options(p)
 
 
 def _name_argument(what: str) -> Callable[[argparse.ArgumentParser], None]:
@@ -130,6 +137,12 @@ class ProtocolMagics(Magics):
         config=True
     )
     continue_on_error = Bool(False, help="Cells go on after a 4xx/5xx or -ERR.").tag(config=True)
+    fail_on_error = Bool(
+        False, help="Any 4xx/5xx or -ERR without --expect fails the cell (graded notebooks)."
+    ).tag(config=True)
+    stub_lines = List(
+        Unicode(), list(NBGRADER_STUB), help="Lines that mean an exercise is not answered yet."
+    ).tag(config=True)
 
     protocol: ClassVar[str] = ""
     words: ClassVar[Commands] = COMMON
@@ -159,7 +172,13 @@ class ProtocolMagics(Magics):
     def run(self, line: str, cell: str | None) -> Any:
         """Dispatch one magic call: control word, raw line, or raw cell."""
         try:
-            return self._run(line, cell)
+            if cell is not None:
+                cell = without_markers(cell)
+                check_answered(cell, self.protocol.lower(), self.stub_lines)
+            result = self._run(line, cell)
+            if self.fail_on_error:
+                check_replies(result, line)
+            return result
         except Help:
             return None
         except (SessionError, LocalProtocolError, NoPassword) as error:
@@ -255,16 +274,29 @@ class ProtocolMagics(Magics):
         _open_arguments,
     )
     def _open(self, ns: argparse.Namespace, cell: str | None) -> ReplyView:
-        settings = self._settings(ns)
-        session = self.registry.add(self._new_session(ns.name, settings))
+        replay = cassettes.start_replay(self.protocol, ns) if ns.replay else None
+        settings = (
+            self._settings(ns) if replay is None else cassettes.settings(replay, ns, self.timeout)
+        )
+        self._warn_if_replacing(ns.name)
+        session = self._new_session(ns.name, settings)
+        if replay is not None:
+            cassettes.keep_replay(self.context.replays, session, replay)
         listener = ns.port or self.lab_listeners[_kind(settings.tls)]
+        target = f"lab {listener}" if settings.lab else f"{ns.host} {settings.port}"
+        target = f"--replay {settings.replay}" if replay is not None else target
+        if ns.record:
+            where = f"{target} ({settings.host}:{settings.port})"
+            cassettes.start_recording(self.context.recorders, session, ns.record, where)
+        if any(old.name == ns.name for old in self.registry):
+            self.context.release(self.registry.get(ns.name))  # its replay server, its recording
+        session = self.registry.add(session)
         if settings.lab:
             self.context.lab_listener[session] = self._listener_name(str(listener))
         try:
             greeting = session.connect()
         except SessionBroken as error:
             raise UsageError(f"{error}{tls_hint(settings)}") from None
-        target = f"lab {listener}" if settings.lab else f"{ns.host} {settings.port}"
         return replace(self._view(greeting, f"open {target}", session), panel=True)
 
     @COMMON.word(
@@ -275,11 +307,11 @@ class ProtocolMagics(Magics):
     )
     def _close(self, ns: argparse.Namespace, cell: str | None) -> SessionsView:
         """Close one session (or all), say which, and list those still open."""
-        if ns.all:
-            closed = [s.name for s in self.registry]
-            self.registry.close_all()
-        else:
-            closed = [self.registry.close(self._session(ns.name).name).name]
+        sessions = list(self.registry) if ns.all else [self._session(ns.name)]
+        for session in sessions:
+            self.registry.close(session.name)
+            self.context.release(session)
+        closed = [session.name for session in sessions]
         if closed:
             print(f"closed {self.protocol} session {', '.join(map(repr, closed))}")
         return SessionsView(self.protocol, list(self.registry), self.registry.current_name)
@@ -350,6 +382,21 @@ class ProtocolMagics(Magics):
             raise UsageError(f"%{self.protocol.lower()} timeline: --last wants 1 or more entries")
         session = self._session(ns.name)
         return TimelineView(session.name, session.transcript, self.protocol, ns.last)
+
+    def _warn_if_replacing(self, name: str) -> None:
+        """Say so on stderr when `open` is about to drop a live session of the same name."""
+        old = next((s for s in self.registry if s.name == name), None)
+        if old is not None and self._refreshed(old).is_open:
+            print(f"warning: {self._replacing(old)}", file=sys.stderr)
+
+    def _replacing(self, old: Session[Any, Any]) -> str:
+        """What is lost when ``old`` (open) is replaced: POP3 adds its pending deletions."""
+        state = getattr(old.conn.state, "name", old.conn.state)
+        return (
+            f"the open {self.protocol} session {old.name!r} (state {state}) is dropped without "
+            f"QUIT and replaced; send QUIT first to end it cleanly, or give the new one another "
+            "--name"
+        )
 
     @staticmethod
     def _refreshed(session: Session[Any, Any]) -> Session[Any, Any]:

@@ -114,8 +114,8 @@ class MagicCompleter:
         lab = self.magics.context.lab
         if lab is None or not lab.running:
             return []
-        lists = list(lab.config.aliases) if verb == "EXPN" else []
-        return [*lab.config.users, *lists]
+        lists = list(lab.directory.aliases) if verb == "EXPN" else []
+        return [*lab.directory.users, *lists]
 
     def _option_values(self, option: str) -> list[str]:
         if option == "--session":
@@ -210,7 +210,7 @@ def _word_offers(
     actions = {o: a for a in parser._actions for o in a.option_strings}
     last = actions.get(after[-1]) if after else None
     if last is not None and last.nargs != 0:
-        return [str(c) for c in last.choices or []]
+        return [str(c) for c in last.choices or getattr(last, "offers", [])]
     if typed.current.startswith("-"):
         return word.options("")
     wanted = [a for a in parser._actions if not a.option_strings]

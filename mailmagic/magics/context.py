@@ -1,7 +1,7 @@
 """What the magics of one IPython shell share (jupysql's connection manager is the model): the named
 SMTP and POP3 sessions, the lab server `%maillab` started, and which lab listener (by name: "smtp",
 "pop3s"...) each session opened on the lab talks to, so that `reconnect` finds it again on a
-restarted lab."""
+restarted lab, and the replay server or recording each session has (magics/cassettes.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from mailmagic.lab import LabServer
+from mailmagic.lab.replay import ReplayServer
 from mailmagic.session.base import Session
 from mailmagic.session.pop3 import Pop3Session
+from mailmagic.session.record import Recorder
 from mailmagic.session.registry import Registry
 from mailmagic.session.smtp import SmtpSession
 
@@ -32,6 +34,12 @@ class MailContext:
     lab_listener: weakref.WeakKeyDictionary[Session[Any, Any], str] = field(
         default_factory=weakref.WeakKeyDictionary
     )
+    replays: weakref.WeakKeyDictionary[Session[Any, Any], ReplayServer] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+    recorders: weakref.WeakKeyDictionary[Session[Any, Any], Recorder] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
     def running_lab(self, then: str) -> LabServer:
         """The running lab server; a UsageError that says to start it (then ``then``) if none."""
@@ -42,11 +50,21 @@ class MailContext:
     def lab_users(self, session: Session[Any, Any]) -> dict[str, str] | None:
         """The lab's users and passwords when ``session`` talks to the lab, else None."""
         lab = self.lab
-        return lab.config.users if session.settings.lab and lab is not None else None
+        return dict(lab.directory.users) if session.settings.lab and lab is not None else None
+
+    def release(self, session: Session[Any, Any]) -> None:
+        """What a closed session leaves: its replay server stopped, its recording ended."""
+        replay, recorder = self.replays.pop(session, None), self.recorders.pop(session, None)
+        if replay is not None:
+            replay.stop()
+        if recorder is not None:
+            recorder.stop()
 
     def close_all(self) -> None:
         """Close every session and stop the lab server (kernel shutdown, %unload_ext)."""
         self.smtp.close_all()
         self.pop3.close_all()
+        for session in [*self.replays, *self.recorders]:
+            self.release(session)
         if self.lab is not None:
             self.lab.stop()

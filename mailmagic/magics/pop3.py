@@ -21,7 +21,9 @@ from mailmagic.display.reply import ReplyView
 from mailmagic.display.trust import unverified
 from mailmagic.magics.base import COMMON, ProtocolMagics
 from mailmagic.magics.options import number_range
+from mailmagic.magics.pipeline import declare_pipeline
 from mailmagic.magics.registry import Commands
+from mailmagic.protocol.pop3_rules import Pop3State
 from mailmagic.session.base import Session, Settings
 from mailmagic.session.fetch import fetch
 from mailmagic.session.pop3 import Pop3Session
@@ -31,7 +33,8 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 line_cell_magic = cast(Callable[[_F], _F], _magic.line_cell_magic)  # IPython's is untyped
 
 POP3 = Commands("pop3", COMMON)
-"""The control words of %pop3: the session words, then login, mailbox and fetch."""
+"""The control words of %pop3: the session words, pipeline, then login, mailbox and fetch."""
+declare_pipeline(POP3)
 
 
 def _login_arguments(p: argparse.ArgumentParser) -> None:
@@ -145,6 +148,19 @@ class POP3Magic(ProtocolMagics):
     ) -> ReplyView:
         view = super()._view(reply, command, session, warning)
         return replace(view, displaylimit=self.displaylimit, reconnect=self._reconnector(session))
+
+    def _replacing(self, old: Session[Any, Any]) -> str:
+        """A POP3 session replaced in TRANSACTION loses its DELEs: the server removes messages
+        only in the UPDATE state, after QUIT (RFC 1939 section 6)."""
+        said = super()._replacing(old)
+        deleted = sorted(old.maildrop.deleted) if isinstance(old, Pop3Session) else []
+        if not deleted or old.conn.state is not Pop3State.TRANSACTION:
+            return said
+        numbers = ", ".join(map(str, deleted))
+        return (
+            f"{said}. The messages marked deleted ({numbers}) stay on the server: deletions "
+            "take effect only at QUIT (RFC 1939 section 6)"
+        )
 
     def _complete_secret(self, session: Session[Any, Any], line: str) -> str:
         """``PASS`` alone, or ``APOP user`` alone: fill in the secret (never typed)."""

@@ -126,6 +126,18 @@ class Commands:
 
         return declare
 
+    def extend(self, name: str, summary: str, example: str, more: Arguments) -> Callable[[_H], _H]:
+        """Declare the decorated method as the handler of the shared word ``name`` in this magic
+        only, with the shared word's options and then ``more``: options one protocol has and the
+        other has not (``%smtp open --mx``). The word keeps its place in the listing."""
+        shared = self._words[name]
+
+        def arguments(p: argparse.ArgumentParser) -> None:
+            shared.arguments(p)
+            more(p)
+
+        return self.word(name, summary, example, arguments, shared.cell)
+
     def __iter__(self) -> Iterator[Word]:
         return iter(self._words.values())
 

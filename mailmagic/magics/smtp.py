@@ -2,13 +2,16 @@
 sendmail (MAIL, RCPT, DATA and a well-formed message, attachments too) and bulk (generated messages,
 pipelined when the server allows, with a progress bar that says when it finished or stopped). Inside
 DATA, a line that looks like an SMTP command is still sent as message text, with a note that says so
-(a forgotten "." would otherwise swallow a QUIT)."""
+(a forgotten "." would otherwise swallow a QUIT). `open` has one option %pop3's lacks: `--mx DOMAIN`
+looks up where the domain's mail goes (session/mx.py, at `SMTPMagic.nameservers` or the system's)
+and opens the first MX host that answers, the MX table shown above its greeting (display/mx.py)."""
 
 from __future__ import annotations
 
 import argparse
 import mimetypes
 from collections.abc import Callable
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
@@ -16,13 +19,18 @@ from typing import Any, ClassVar, TypeVar, cast
 from IPython.core import magic as _magic
 from IPython.core.error import UsageError
 from IPython.core.magic import magics_class
+from traitlets import List, Unicode
 
 from mailmagic.display.cell import CellView
 from mailmagic.display.fetch import ProgressBar
+from mailmagic.display.mx import MxReplyView, MxView
 from mailmagic.display.reply import ReplyView
 from mailmagic.magics.base import COMMON, ProtocolMagics, in_text
+from mailmagic.magics.options import port
+from mailmagic.magics.pipeline import declare_pipeline
 from mailmagic.magics.registry import Commands
-from mailmagic.session.base import Session, Settings
+from mailmagic.session import mx
+from mailmagic.session.base import Session, SessionError, Settings
 from mailmagic.session.registry import Registry
 from mailmagic.session.smtp import SmtpSession, build_message, generated
 
@@ -30,7 +38,8 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 line_cell_magic = cast(Callable[[_F], _F], _magic.line_cell_magic)  # IPython's is untyped
 
 SMTP = Commands("smtp", COMMON)
-"""The control words of %smtp: the session words, then login, sendmail and bulk."""
+"""The control words of %smtp: the session words, pipeline, then login, sendmail and bulk."""
+declare_pipeline(SMTP)
 
 # SMTP verbs that, typed inside message text, probably meant to be commands (see _text_note).
 _SMTP_VERBS_ALONE = frozenset({"QUIT", "RSET", "NOOP", "DATA", "STARTTLS"})
@@ -40,6 +49,17 @@ TEXT_NOTE = (
     "this is message text, sent as typed; end the message with a line holding '.' "
     "(then send {verb} as a command)"
 )
+
+
+def _mx_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mx", metavar="DOMAIN",
+        help="no HOST: look up DOMAIN's MX records (DNS) and open the first host that answers",
+    )  # fmt: skip
+    p.add_argument(
+        "--mx-port", metavar="N",
+        help="with --mx: the port to try on each host (default 25, or 465 with --tls)",
+    )  # fmt: skip
 
 
 def _login_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,6 +108,12 @@ class SMTPMagic(ProtocolMagics):
     ports: ClassVar[dict[str, int]] = {"plain": 25, "implicit": 465}
     lab_listeners: ClassVar[dict[str, str]] = {"plain": "smtp", "implicit": "smtps"}
 
+    nameservers = List(
+        Unicode(),
+        help="DNS servers `open --mx` asks, as 'IP' or 'IP:port' ('[::1]:5353'); "
+        "empty: the system's (/etc/resolv.conf).",
+    ).tag(config=True)
+
     @property
     def registry(self) -> Registry[SmtpSession]:
         return self.context.smtp
@@ -105,6 +131,53 @@ class SMTPMagic(ProtocolMagics):
         a forgotten "." would otherwise put `QUIT` into the message silently."""
         verb = _command_like(line) if in_text(session) else None
         return TEXT_NOTE.format(verb=verb) if verb else None
+
+    @SMTP.extend(
+        "open",
+        f"{COMMON['open'].summary}; --mx DOMAIN: the first of DOMAIN's mail servers that answers",
+        "%smtp open --mx example.org",
+        _mx_arguments,
+    )
+    def _open_word(self, ns: argparse.Namespace, cell: str | None) -> ReplyView:
+        """``open`` as both magics have it, or with ``--mx`` where the domain's mail goes."""
+        if ns.mx is not None:
+            return self._open_mx(ns, cell)
+        if ns.mx_port is not None:
+            raise UsageError("%smtp open: --mx-port goes with --mx DOMAIN; give a port after HOST")
+        return self._open(ns, cell)
+
+    def _open_mx(self, ns: argparse.Namespace, cell: str | None) -> MxReplyView:
+        """Look up the MX hosts, open the first that answers (each address in turn) and show the
+        MX table above its greeting; a UsageError naming each host and why if none answers."""
+        _check_mx(ns)
+        found = mx.lookup(ns.mx, self.nameservers, ns.timeout or self.timeout)
+        number = port(ns.mx_port) if ns.mx_port else self.ports[_mode_kind(ns.mode)]
+
+        def connect(host: mx.MxHost, address: str) -> ReplyView:
+            target = {**vars(ns), "host": host.host, "port": str(number), "mx_address": address}
+            try:
+                return self._open(argparse.Namespace(**target), cell)
+            except (UsageError, SessionError):
+                reason = self._session(ns.name).reason or "no greeting"  # the session's own words
+                said = reason.removeprefix(f"could not connect to {address}:{number}: ")
+                raise SessionError(said) from None
+
+        view, attempts = mx.first_answer(found, connect)
+        if view is None:
+            raise UsageError(
+                f"%smtp open --mx {ns.mx}: {mx.none_answered(found, attempts, number)}"
+            )
+        return MxReplyView.around(view, MxView(found, attempts))
+
+    def _settings(self, ns: argparse.Namespace) -> Settings:
+        """As for any host; an MX host is reached at the address looked up (``mx_address``), its
+        name kept for TLS, with a shorter wait for each connection."""
+        settings = super()._settings(ns)
+        address = getattr(ns, "mx_address", None)
+        if address is None:
+            return settings
+        wait = min(settings.timeout, mx.CONNECT_TIMEOUT)
+        return replace(settings, address=address, connect_timeout=wait)
 
     @SMTP.word(
         "login",
@@ -161,6 +234,25 @@ class SMTPMagic(ProtocolMagics):
 
 
 SMTPMagic.smtp.__doc__ = SMTPMagic.usage()
+
+
+def _mode_kind(mode: str | None) -> str:
+    """Which default port a TLS mode takes: "implicit" (465) or "plain" (25, STARTTLS too)."""
+    return "implicit" if mode == "implicit" else "plain"
+
+
+def _check_mx(ns: argparse.Namespace) -> None:
+    """--mx finds the host itself: no HOST or PORT beside it, and a domain, not an address."""
+    if ns.host != "lab" or ns.port is not None:
+        raise UsageError(
+            f"%smtp open: --mx {ns.mx} finds the host itself; give no HOST or PORT with it "
+            "(--mx-port N for another port than 25)"
+        )
+    if "@" in ns.mx or not ns.mx.strip(". "):
+        raise UsageError(
+            f"%smtp open --mx: give a domain (example.org), not {ns.mx!r}; for an address, "
+            "the part after the @"
+        )
 
 
 def _readable(name: str) -> Path:

@@ -463,6 +463,11 @@ EHLO_KEYWORDS: Mapping[str, Meaning] = _frozen(
         "LIMITS": _m("the server's limits, such as RCPTMAX and MAILMAX", "RFC 9422"),
         "NO-SOLICITING": _m("the server refuses solicitations of these kinds", "RFC 3865"),
         "ATRN": _m("authenticated TURN: on-demand relay for dial-up sites", "RFC 2645"),
+        "TURN": _m(
+            "TURN swaps the roles: the server sends you the mail it holds for you (unsafe "
+            "without authentication; dropped from SMTP by RFC 2821, see ATRN)",
+            "RFC 821 4.1.1",
+        ),
         "BURL": _m("BURL builds a message from IMAP URLs", "RFC 4468"),
         "CHECKPOINT": _m("restart an interrupted transfer", "RFC 1845"),
         "CONNEG": _m("content negotiation for fax-like messages", "RFC 4141"),
@@ -513,9 +518,14 @@ def explain_ehlo_keyword(line: str) -> str:
     if not words:
         return "an empty EHLO line: no extension."
     keyword, params = words[0].upper(), words[1:]
-    if keyword.startswith("AUTH="):
-        mechanisms = _mechanisms([keyword[5:], *params])
-        return f"{keyword}: AUTH in the pre-RFC 2554 form some old clients need; {mechanisms}."
+    for name in ("AUTH", "X-EXPS"):
+        if keyword.startswith(f"{name}="):
+            mechanisms = _mechanisms([keyword[len(name) + 1 :], *params])
+            return (
+                f"{keyword}: {name} in the pre-RFC 2554 form some old clients need; {mechanisms}."
+            )
+    if keyword == "OK" and not params:
+        return "OK: no extension: Windows SMTP servers (IIS, Exchange) end their EHLO list so."
     known = EHLO_KEYWORDS.get(keyword)
     extra = _keyword_params(keyword, params)
     if known is None:

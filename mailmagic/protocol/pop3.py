@@ -134,6 +134,12 @@ class Pop3Reply:
     raw: bytes = b""  # every byte received for this reply
     command: str | None = field(default=None, compare=False)  # the verb it answers, if any
 
+    @property
+    def code(self) -> str:
+        """The status, "+OK" or "-ERR" (RFC 1939 section 3), as an SMTP reply's ``code`` is its
+        number; the bracketed response code, if any, is ``resp_code``."""
+        return "+OK" if self.ok else "-ERR"
+
     @functools.cached_property
     def lines(self) -> tuple[str, ...]:
         """The body's lines, decoded (errors replaced); made when first asked for, since a big
@@ -165,7 +171,7 @@ class Pop3Reply:
         return f"{head} {self.resp_code.explain()}" if self.resp_code else head
 
     def __str__(self) -> str:
-        return ("+OK" if self.ok else "-ERR") + (f" {self.text}" if self.text else "")
+        return self.code + (f" {self.text}" if self.text else "")
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,11 @@ class Continuation:
 
     text: str
     raw: bytes
+
+    @property
+    def code(self) -> str:
+        """The status of a SASL challenge line, "+" (RFC 5034 section 4)."""
+        return "+"
 
     @property
     def decoded(self) -> str | None:

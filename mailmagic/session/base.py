@@ -54,6 +54,9 @@ class Settings:
     insecure: bool = False
     local_name: str = "localhost"
     lab: bool = False  # the target is the embedded lab server (its CA trusted, its users known)
+    replay: str = ""  # the target replays this cassette (lab/replay.py), not a real server
+    address: str | None = None  # connect here, not to ``host`` (which names it for TLS): an MX's
+    connect_timeout: float | None = None  # seconds to wait for the connection (else ``timeout``)
 
 
 class SessionError(Exception):
@@ -146,8 +149,10 @@ class Session(ABC, Generic[C, R]):
 
     def _open_and_greet(self) -> R:
         s = self.settings
-        self._transport = self._guarded(Transport, s.host, s.port, s.timeout)
-        self.transcript.note(f"connected to {s.host}:{s.port}", tls=False)
+        where = s.address or s.host
+        self._transport = self._guarded(Transport, where, s.port, s.timeout, s.connect_timeout)
+        seen = f" ({s.address})" if s.address and s.address != s.host else ""
+        self.transcript.note(f"connected to {s.host}:{s.port}{seen}", tls=False)
         if s.tls == "implicit":
             self._upgrade()
         greeting = self._read_reply(time.monotonic(), s.timeout)

@@ -103,6 +103,20 @@ class FetchResult(Sequence[FetchedMessage]):
 
         return to_dataframe(self.messages)
 
+    def to_parquet(self, out: str | os.PathLike[str] = "mailbox.parquet") -> Path:
+        """Index the archive these messages were fetched into (all of its messages) into the
+        Parquet file ``out`` with bounded memory, for DuckDB, Polars or Spark (see
+        mailmagic.index; needs the `analysis` extra)."""
+        from mailmagic.index import index
+
+        if not self.messages:
+            raise ValueError(
+                "nothing was fetched, so there is no archive to index: call "
+                "mailmagic.analysis.index(PATH, out) with the folder or mbox you fetched into"
+            )
+        first = self.messages[0]
+        return index(first.path.parent.parent if first.format == "maildir" else first.path, out)
+
 
 def _maildrop(session: Pop3Session) -> tuple[dict[int, str], dict[int, int]]:
     uidl = session.command("UIDL")

@@ -56,14 +56,15 @@ def tls_context(cafile: str | None = None, insecure: bool = False) -> ssl.SSLCon
 class Transport:
     """A connected socket, maybe TLS. Raises TransportError subclasses, never hangs."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, timeout: float, connect_timeout: float | None = None
+    ) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        wait = connect_timeout or timeout  # for the connection only; reads and writes: timeout
         try:
-            self._sock: socket.socket = socket.create_connection((host, port), timeout=timeout)
+            self._sock: socket.socket = socket.create_connection((host, port), timeout=wait)
         except TimeoutError:
-            raise TransportError(
-                f"could not connect to {host}:{port} within {timeout:g} s"
-            ) from None
+            raise TransportError(f"could not connect to {host}:{port} within {wait:g} s") from None
         except OSError as error:
             raise TransportError(
                 f"could not connect to {host}:{port}: {error.strerror or error}"

@@ -86,8 +86,8 @@ def test_dir_lists_the_reply_fields_and_methods() -> None:
     assert {"code", "lines", "enhanced", "raw", "explain"} <= set(dir(smtp))
     assert {"command", "ok", "as_text"} <= set(dir(smtp))  # the view's own stay
     pop3 = ReplyView(pop3_reply("LIST", b"+OK\r\n1 120\r\n.\r\n"), "LIST", "p", "POP3")
-    assert {"ok", "text", "lines", "resp_code", "entries"} <= set(dir(pop3))
-    assert "code" not in dir(pop3) and "lines" not in dir(ReplyView(None, "x", "s", "SMTP"))
+    assert {"ok", "code", "text", "lines", "resp_code", "entries"} <= set(dir(pop3))
+    assert pop3.code == "+OK" and "lines" not in dir(ReplyView(None, "x", "s", "SMTP"))
 
 
 def _completed(shell: Any, line: str, jedi: bool) -> list[str]:

@@ -70,6 +70,14 @@ def test_lab_view_never_shows_passwords(lab: LabServer) -> None:
     assert LabView(lab).endpoints is lab.endpoints
 
 
+def test_lab_view_lists_the_faults_in_force(lab: LabServer) -> None:
+    assert "faults: none" in LabView(lab).as_text()
+    lab.faults.latency(40)
+    lab.faults.override("smtp", "RCPT", "451 4.7.1 Greylisted", times=1)
+    text = LabView(lab).as_text()
+    assert "faults: latency: 40 ms round trip; smtp RCPT: reply '451 4.7.1 Greylisted'" in text
+
+
 def test_lab_view_is_a_snapshot_of_when_it_was_shown(
     lab: LabServer, dummy_comm: list[DummyComm]
 ) -> None:

@@ -1,5 +1,6 @@
-# What this module does: tests of the fault-injection rules (mailmagic/lab/faults.py), without
-# sockets; the servers' use of them is tested in test_smtp.py and test_pop3.py.
+# What this module does: tests of the fault-injection rules and the latency setting
+# (mailmagic/lab/faults.py), without sockets; the servers' use of them is tested in test_smtp.py,
+# test_pop3.py and (the latency) test_latency.py.
 from __future__ import annotations
 
 import pytest
@@ -46,3 +47,32 @@ def test_times_must_be_positive(bad: int) -> None:
 def test_delay_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="0 ms or more"):
         Faults().delay("smtp", -1)
+
+
+def test_latency_is_set_cleared_and_never_negative() -> None:
+    faults = Faults()
+    assert faults.latency_ms == 0 and faults.describe() == []
+    faults.latency(40)
+    assert faults.latency_ms == 40
+    with pytest.raises(ValueError, match="latency must be 0 ms or more"):
+        faults.latency(-1)
+    assert faults.latency_ms == 40  # a refused value changes nothing
+    faults.latency(0)
+    assert faults.latency_ms == 0
+    faults.latency(25)
+    faults.clear()
+    assert faults.latency_ms == 0
+
+
+def test_describe_lists_the_latency_then_every_rule() -> None:
+    faults = Faults()
+    faults.latency(40)
+    faults.override("smtp", "RCPT", "451 4.7.1 Greylisted", times=1)
+    faults.delay("pop3", 200)
+    faults.drop_after("smtp", "DATA")
+    assert faults.describe() == [
+        "latency: 40 ms round trip",
+        "smtp RCPT: reply '451 4.7.1 Greylisted' (1 more time(s))",
+        "pop3 *: delay 200 ms (always)",
+        "smtp DATA: drop after (always)",
+    ]

@@ -4,6 +4,7 @@
 # with no traceback and nothing created); crash safety: the server killed with SIGKILL in the
 # middle of DATA and right after 250 loses no accepted message and leaves no half-written one in
 # new/; and the lab runs in a process where IPython, ipywidgets and traitlets cannot be imported.
+# With --replay it serves a cassette instead (its endpoint as JSON), or says what is wrong with it.
 from __future__ import annotations
 
 import poplib
@@ -194,3 +195,30 @@ def test_the_lab_runs_without_ipython() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "b'+OK'"
+
+
+def test_replay_prints_its_endpoint_and_serves_the_cassette(tmp_path: Path) -> None:
+    server = LabProcess("--replay", "exchange2003-pop3")
+    try:
+        info = server.info
+        assert (info["host"], info["protocol"], info["timing"]) == ("127.0.0.1", "pop3", False)
+        client = poplib.POP3(info["host"], info["port"], timeout=30)
+        assert client.getwelcome() == b"+OK Hello there."
+        assert client.user("me@mydomain.com") == b"+OK Password required."
+        assert client.pass_("any") == b"+OK User successfully logged on."
+        assert client.quit().endswith(b"signing off.")
+        assert server.stop()[:2] == (0, b"")
+    finally:
+        server.kill()
+
+
+def test_replay_of_a_damaged_cassette_says_where_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"mailmagic-cassette": 9}\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "mailmagic.lab", "--replay", str(path), "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"{path}, line 1: cassette format version 9 is unknown" in done.stderr
+    assert "Traceback" not in done.stderr

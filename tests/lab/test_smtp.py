@@ -6,20 +6,23 @@
 from __future__ import annotations
 
 import base64
+import errno
 import logging
 import poplib
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from aiosmtpd.smtp import SMTP
 
 from mailmagic.lab import LabServer
-from mailmagic.lab.smtp import INTERNAL_ERROR, TLS_ACTIVE, with_enhanced_code
+from mailmagic.lab.smtp import INTERNAL_ERROR, TLS_ACTIVE, LabSMTP, with_enhanced_code
 from mailmagic.lab.store import OUTBOX
 
 if TYPE_CHECKING:
@@ -508,6 +511,58 @@ def test_an_unexpected_error_resets_the_transaction_and_says_so(
     assert wire.ask("RCPT TO:<alice@lab.test>")[0].startswith(f"{S503_BAD_SEQUENCE} 5.5.1")
     assert wire.ask("MAIL FROM:<b@c.d>")[0].startswith("250 ")
     wire.close()
+
+
+@pytest.mark.parametrize("limit", [0, 64])
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "",
+        "<alice@lab.test>",
+        " <alice@lab.test> SIZE=100",
+        "alice@lab.test",
+        "<>",
+        "<not an address",
+        '<"quoted local"@lab.test>',
+        "<" + "x" * 80 + "@lab.test>",
+        "@@@",
+    ],
+)
+def test_address_parsing_answers_as_aiosmtpd_does(arg: str, limit: int) -> None:
+    class Parser:
+        local_part_limit = limit
+
+    assert LabSMTP._getaddr(Parser(), arg) == SMTP._getaddr(Parser(), arg)  # type: ignore[arg-type]
+
+
+def test_a_failing_fsync_of_new_answers_451_to_every_message_waiting_for_it(
+    lab: LabServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = 4  # the first delivery's fsync fails once the other three wait to share the next
+
+    def failing_fsync(path: str) -> None:
+        sync = lab.store.folder_sync(path)
+        deadline = time.monotonic() + 60
+        while sync.waiting < clients - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise OSError(errno.EIO, "fsync failed (test)", path)
+
+    monkeypatch.setattr("mailmagic.lab.store._fsync_dir", failing_fsync)
+    codes: list[int] = []
+
+    def send(number: int) -> None:
+        with smtplib.SMTP(lab.endpoints.host, lab.endpoints.smtp, timeout=120) as client:
+            client.ehlo("c")
+            client.mail("bob@lab.test")
+            client.rcpt("alice@lab.test")
+            codes.append(client.data(b"Subject: %d\r\n\r\nbody\r\n" % number)[0])
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert codes == [S451_LOCAL_ERROR] * clients
 
 
 def test_an_overlong_auth_answer_is_refused_and_the_session_stays_in_step(wire: Wire) -> None:

@@ -311,3 +311,17 @@ def test_diagram_lights_the_session_state_and_marks_the_next_commands(lab_ip: Sh
         assert "image/svg+xml" in smtp_lit._repr_mimebundle_() and "#ffd33d" in smtp_lit.svg
     with pytest.raises(UsageError, match="no SMTP session named 'nope'"):
         lab_ip.line("smtp", "diagram nope")
+
+
+def test_open_under_a_live_sessions_name_says_it_drops_it(
+    lab_ip: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab_ip.line("smtp", "open")
+    lab_ip.cell("smtp", "--expect 250", "HELO me\nMAIL FROM:<bob@lab.test>\n")
+    capsys.readouterr()
+    assert lab_ip.line("smtp", "open").code == S220_READY
+    warned = capsys.readouterr().err
+    assert "warning: the open SMTP session 'default' (state MAIL) is dropped without QUIT" in warned
+    lab_ip.line("smtp", "QUIT")  # a session that ended is replaced without a word
+    lab_ip.line("smtp", "open")
+    assert "warning" not in capsys.readouterr().err

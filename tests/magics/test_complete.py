@@ -158,3 +158,7 @@ def test_lines_inside_a_cell_follow_the_lines_before_them(shell: InteractiveShel
     assert "STAT" in in_cell(shell, "%%pop3\nUSER alice\nPASS\n")
     assert in_cell(shell, "%%pop3\nUSER ") == ["alice", "bob"]
     assert "RCPT TO:" not in in_cell(shell, "x = 1\nRC")  # not our cell: Python as ever
+
+
+def test_the_shipped_cassettes_after_replay(shell: InteractiveShell) -> None:
+    assert {"exchange2003", "mdaemon"} <= set(offers(shell, "%smtp open --replay "))

@@ -4,6 +4,7 @@
 # displaylimit, and fetch with a progress bar that says when it finished or stopped.
 from __future__ import annotations
 
+import smtplib
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,22 @@ def test_fetch_and_bulk_progress_bars_say_finished_or_stopped(
     with pytest.raises(UsageError):
         lab_ip.line("smtp", "bulk --count 3 --from load@lab.test --to alice@lab.test")
     assert ends == [("fetching", "stopped"), ("sending", "stopped")]
+
+
+def test_open_over_pending_deletions_says_they_are_lost(
+    lab_ip: Shell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoints = lab_ip.line("maillab").endpoints
+    with smtplib.SMTP(endpoints.host, endpoints.smtp) as client:
+        for _ in range(2):
+            client.sendmail("bob@lab.test", ["alice@lab.test"], b"Subject: hi\r\n\r\nhello\r\n")
+    lab_ip.line("pop3", "open")
+    lab_ip.line("pop3", "login alice")
+    lab_ip.cell("pop3", "--expect +OK", "DELE 2\nDELE 1\n")
+    capsys.readouterr()
+    lab_ip.line("pop3", "open")
+    warned = capsys.readouterr().err
+    assert "session 'default' (state TRANSACTION) is dropped without QUIT" in warned
+    assert "marked deleted (1, 2) stay on the server" in warned and "RFC 1939 section 6" in warned
+    lab_ip.line("pop3", "login alice")  # the lab released the maildrop: both messages are there
+    assert len(lab_ip.line("pop3", "LIST").entries) == 2

@@ -1,7 +1,8 @@
 # What this module does: tests of the command registry (mailmagic/magics/registry.py) and what is
 # generated from it: every option of every control word has help text; `%smtp WORD --help`
 # shows it; `%smtp --help`, `%pop3 --help`, `%maillab --help` and the `?` docstrings list every
-# word with its summary and synopsis; misuse of a word is a one-line UsageError naming --help.
+# word with its summary and synopsis; misuse of a word is a one-line UsageError naming --help; a
+# magic extends a shared word with options of its own (%smtp open --mx) and the other one does not.
 from __future__ import annotations
 
 import argparse
@@ -91,6 +92,31 @@ def test_a_registry_builds_on_others_and_keeps_the_order() -> None:
     assert mine.markdown()[1] == "| `%x two n` | the second |"
     with pytest.raises(Help):
         mine.parse("two", ["--help"])
+
+
+def test_a_registry_extends_a_shared_word_for_itself_only() -> None:
+    base = Commands("")
+
+    @base.word("one", "the first", "%x one", lambda p: p.add_argument("--a", help="shared"))
+    def one(magics: object, ns: argparse.Namespace, cell: str | None) -> str:
+        return "one"
+
+    @base.word("two", "the second", "%x two")
+    def two(magics: object, ns: argparse.Namespace, cell: str | None) -> str:
+        return "two"
+
+    mine, other = Commands("x", base), Commands("y", base)
+
+    @mine.extend("one", "the first, more", "%x one --b 2", lambda p: p.add_argument("--b"))
+    def more(magics: object, ns: argparse.Namespace, cell: str | None) -> str:
+        return f"{ns.a} {ns.b}"
+
+    assert mine.names() == ["one", "two"] and mine["one"].handler is more
+    assert mine.parse("one", ["--a", "1", "--b", "2"]).b == "2"
+    assert mine["one"].synopsis("x") == "%x one [--a A] [--b B]"
+    assert other["one"].handler is one and base["one"].synopsis("y") == "%y one [--a A]"
+    with pytest.raises(UsageError, match=r"unrecognized arguments: --b"):
+        other.parse("one", ["--b", "2"])
 
 
 @pytest.mark.parametrize("name", ["smtp", "pop3"])

@@ -1,8 +1,12 @@
 # What this module does: tests of %smtp's own words (mailmagic/magics/smtp.py) through a real
 # shell and the real lab server: login, sendmail (attachments too, and no CR/LF smuggled into a
-# header), message text after DATA line by line, and the note on command-like lines inside DATA.
+# header), message text after DATA line by line, and the note on command-like lines inside DATA;
+# `open --mx DOMAIN` against a DNS server on loopback (tests/session/dns_server.py) set through
+# `%config SMTPMagic.nameservers`: the MX table above the greeting, the first host down and the next
+# answering, none answering, and its misuse (with a HOST, in %pop3, a null MX, a bad setting).
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +14,11 @@ import pytest
 from IPython.core.error import UsageError
 
 from mailmagic.display.message import MessageView
+from mailmagic.display.mx import MxReplyView
+from mailmagic.magics.smtp import SMTP
 from mailmagic.mail.decode import payload_bytes
-from tests.magics.shell import S250_OK, S354_START_INPUT, Shell
+from tests.magics.shell import S220_READY, S250_OK, S354_START_INPUT, Shell
+from tests.session.dns_server import dns_server
 
 
 def test_smtp_login_and_sendmail(lab_ip: Shell) -> None:
@@ -95,3 +102,72 @@ def test_sendmail_attaches_files(lab_ip: Shell, tmp_path: Path) -> None:
 
 def payload_of(attachment: Any) -> bytes:
     return payload_bytes(attachment.part)
+
+
+MX_ZONE = """
+mail.test.       60 IN MX 20 up.mail.test.
+mail.test.       60 IN MX 10 down.mail.test.
+down.mail.test.  60 IN A 127.0.0.2
+up.mail.test.    60 IN A 127.0.0.1
+dead.test.       60 IN MX 10 down.mail.test.
+nomail.test.     60 IN MX 0 .
+"""
+
+
+@pytest.fixture
+def mx_ip(lab_ip: Shell) -> Iterator[Shell]:
+    """The shell with SMTPMagic.nameservers pointing at MX_ZONE served on loopback."""
+    with dns_server(MX_ZONE) as nameserver:
+        lab_ip.shell.run_line_magic("config", f"SMTPMagic.nameservers = [{nameserver!r}]")
+        yield lab_ip
+        lab_ip.shell.run_line_magic("config", "SMTPMagic.nameservers = []")
+
+
+def test_open_mx_opens_the_first_host_that_answers(mx_ip: Shell) -> None:
+    port = mx_ip.line("maillab").endpoints.smtp
+    opened = mx_ip.line("smtp", f"open --mx mail.test --mx-port {port}  # where mail goes")
+    assert isinstance(opened, MxReplyView) and opened.code == S220_READY
+    assert [h.host for h in opened.mx.lookup.hosts] == ["down.mail.test", "up.mail.test"]
+    text = opened.as_text()
+    assert text.index("MX of mail.test") < text.index("down.mail.test") < text.index("S: 220")
+    assert "127.0.0.2: Connection refused" in text and "127.0.0.1: answered" in text
+    assert "up.mail.test" in opened.as_html() and "default" in opened.as_html()
+    assert mx_ip.line("smtp", "EHLO me").code == S250_OK  # the session is the current one
+    assert f"up.mail.test:{port}" in mx_ip.line("smtp", "status").as_text()
+
+
+def test_open_mx_with_none_answering_names_each_host(mx_ip: Shell) -> None:
+    port = mx_ip.line("maillab").endpoints.smtp
+    with pytest.raises(UsageError, match=r"no mail server of dead.test answered:\n.*down.mail"):
+        mx_ip.line("smtp", f"open --mx dead.test --mx-port {port}")
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("open --mx nomail.test", r"nomail.test accepts no mail.*null MX"),
+        ("open --mx nothere.test", r"nothere.test does not exist \(NXDOMAIN\)"),
+        ("open mx.example.org --mx mail.test", r"--mx mail.test finds the host itself"),
+        ("open --mx alice@mail.test", r"give a domain \(example.org\)"),
+        ("open lab --mx-port 2525", r"--mx-port goes with --mx DOMAIN"),
+    ],
+)
+def test_open_mx_misuse_says_what_to_do(mx_ip: Shell, line: str, said: str) -> None:
+    with pytest.raises(UsageError, match=said):
+        mx_ip.line("smtp", line)
+
+
+def test_a_bad_nameserver_setting_is_a_usage_error(lab_ip: Shell) -> None:
+    lab_ip.shell.run_line_magic("config", "SMTPMagic.nameservers = ['ns.example.org']")
+    try:
+        with pytest.raises(UsageError, match=r"'ns.example.org' is not an IP address"):
+            lab_ip.line("smtp", "open --mx mail.test")
+    finally:
+        lab_ip.shell.run_line_magic("config", "SMTPMagic.nameservers = []")
+
+
+def test_mx_is_an_smtp_option_of_the_shared_open_word(lab_ip: Shell) -> None:
+    assert {"--mx", "--mx-port", "--name", "--starttls"} <= set(SMTP["open"].options("smtp"))
+    assert SMTP.names()[0] == "open"  # it keeps its place in the listing
+    with pytest.raises(UsageError, match=r"unrecognized arguments: --mx"):
+        lab_ip.line("pop3", "open --mx mail.test")

@@ -125,7 +125,7 @@ def test_pop3_response_code_table_and_unknown_codes() -> None:
 EHLO = ["PIPELINING", "SIZE", "STARTTLS", "AUTH", "8BITMIME", "SMTPUTF8", "CHUNKING", "BINARYMIME"]
 EHLO += ["DSN", "ENHANCEDSTATUSCODES", "ETRN", "DELIVERBY", "HELP", "VRFY", "EXPN", "REQUIRETLS"]
 EHLO += ["MT-PRIORITY", "FUTURERELEASE", "LIMITS", "NO-SOLICITING", "XCLIENT", "XFORWARD"]
-EHLO += ["X-EXPS", "X-LINK2STATE", "XEXCH50"]
+EHLO += ["X-EXPS", "X-LINK2STATE", "XEXCH50", "TURN", "ATRN"]
 
 
 @pytest.mark.parametrize("keyword", EHLO)
@@ -146,6 +146,9 @@ def test_every_promised_ehlo_keyword_is_explained(keyword: str) -> None:
         ("AUTH XYZ", ["XYZ"]),
         ("AUTH=LOGIN", ["pre-RFC 2554", "LOGIN"]),
         ("X-EXPS GSSAPI NTLM", ["Exchange", "GSSAPI", "NTLM"]),
+        ("X-EXPS=LOGIN", ["pre-RFC 2554", "LOGIN ("]),
+        ("OK", ["no extension", "Exchange"]),  # Exchange 2000/2003 end the list with "250 OK"
+        ("TURN", ["swaps the roles", "RFC 821"]),
         ("DELIVERBY 240", ["240 seconds"]),
         ("LIMITS RCPTMAX=100 MAILMAX=1000", ["RCPTMAX=100 MAILMAX=1000", "RFC 9422"]),
         ("X-ANONYMOUSTLS", ["not a registered"]),

@@ -181,6 +181,14 @@ def test_status_lines_and_response_codes(
     assert reply.lines == () and reply.body == b"" and reply.raw == data
 
 
+def test_every_reply_has_a_code_as_an_smtp_reply_does() -> None:
+    conn = connection_in(P.TRANSACTION)
+    ok, err = exchange(conn, "NOOP", b"+OK\r\n"), exchange(conn, "NOOP", P_ERR_SYS_TEMP)
+    assert (ok.code, err.code) == ("+OK", "-ERR")
+    assert str(err).startswith("-ERR [SYS/TEMP]") and err.resp_code is not None
+    assert Continuation("", P_CONTINUE).code == "+"
+
+
 def test_resp_code_parts_and_explain() -> None:
     code = RespCode.parse("[SYS/TEMP] later")
     assert code == RespCode("SYS/TEMP", "later")

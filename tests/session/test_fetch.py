@@ -2,7 +2,8 @@
 # server, which advertises PIPELINING: every message arrives byte-exact into a Maildir or an mbox,
 # ranges by number and by UID, resume after an interruption skips what is there, a server without
 # PIPELINING is fetched one at a time, the transcript keeps no message bodies, and bulk SMTP
-# sending (session/smtp.py send_many) pipelines MAIL/RCPT/DATA. A fetch that stops half-way (a UID
+# sending (session/smtp.py send_many) pipelines MAIL/RCPT/DATA; to_dataframe() and to_parquet()
+# read the archive. A fetch that stops half-way (a UID
 # too long for a file name, a disk error at any system call, Ctrl-C at any point) leaves the
 # session in step or clearly broken, and the next fetch completes the archive; duplicate UIDs are
 # fetched once and the others said why (fake POP3 servers); and a fetch killed by SIGKILL at
@@ -121,6 +122,21 @@ def test_to_dataframe(filled: LabServer, tmp_path: Path) -> None:
     assert list(frame["number"]) == [1, 2, 3, 4, 5]
     assert frame["subject"].tolist() == [f"load test {n}" for n in range(1, 6)]
     assert frame["from"].iloc[0] == "load@lab.test"
+
+
+@pytest.mark.parametrize("fmt", ["maildir", "mbox"])
+def test_to_parquet_indexes_the_archive(filled: LabServer, tmp_path: Path, fmt: Format) -> None:
+    import pyarrow.parquet as pq
+
+    result = fetch(pop3(filled), tmp_path / "archive", fmt=fmt)
+    table = pq.read_table(result.to_parquet(tmp_path / "index.parquet"))
+    assert table.num_rows == COUNT
+    keys = {m.key.split(":")[0] for m in result}
+    assert set(table.column("key").to_pylist()) == keys
+    subjects = {f"load test {n}" for n in range(1, COUNT + 1)}
+    assert set(table.column("subject").to_pylist()) == subjects
+    with pytest.raises(ValueError, match="nothing was fetched"):
+        FetchResult().to_parquet(tmp_path / "none.parquet")
 
 
 # --- a fetch that stops half-way: the session stays in step --------------------------------------
