@@ -33,6 +33,7 @@ from common import (
     Samples,
     Section,
     bare_fetch,
+    disk_parent,
     fill_maildir,
     interleaved,
     rate,
@@ -52,7 +53,7 @@ from mailmagic.session.pop3 import Pop3Session
 SIZE = 10 * 1024
 WINDOW = 32
 TMPFS = Path("/dev/shm")
-DISK = Path(tempfile.gettempdir())
+DISK = disk_parent()  # on disk, each folder made in it in a block group of its own
 
 
 def logged_in(port: int) -> Pop3Session:

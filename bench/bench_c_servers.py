@@ -6,9 +6,10 @@
 # Postfix 3.7 on loopback (bench/peers.py), both fed by smtplib, on one connection and on 20.
 #
 # How it works: every server runs in a process of its own; the rounds are interleaved and the best
-# counts. Both SMTP servers keep their files on the same disk (/tmp) and both make every message
-# durable before its 250: the lab server fsyncs the message and its new/ folder (store.py, the
-# folder's fsync shared by concurrent deliveries), Postfix's cleanup(8) fsyncs the queue file.
+# counts. Both SMTP servers keep their files on the same disk (common.disk_parent) and both make
+# every message durable before its 250: the lab server syncs the message in tmp/ and, after the
+# rename, its new/ folder (lab/commit.py, both syncs shared by concurrent deliveries), Postfix's
+# cleanup(8) fsyncs the queue file.
 # Targets: lab POP3 >= 0.5x Dovecot; lab SMTP >= 1.0x Postfix with 1 and with 20 connections.
 from __future__ import annotations
 
@@ -211,10 +212,11 @@ def run(quick: bool = False) -> Section:
         "warm-up read (page cache, Dovecot's index).",
         f"SMTP: {mails:,} messages of about 10 KB per round (MAIL, RCPT, DATA, one at a time), "
         f"on one smtplib connection and shared by {CONNECTIONS} connections (a thread each); best "
-        f"of {rounds} rounds after a warm-up round. Both servers keep their files under /tmp "
-        "(disk). The lab server delivers each message to alice's Maildir before its 250: "
-        "written and fsync'ed in tmp/, renamed into new/, and new/ fsync'ed, that fsync shared "
-        "by the deliveries waiting for it (group commit, lab/store.py). Postfix "
+        f"of {rounds} rounds after a warm-up round. Both servers keep their files on disk, each "
+        "in a block group of its own (bench/README.md). The lab server delivers each message to "
+        "alice's Maildir before its 250: written to tmp/ and synced, renamed into new/, and new/ "
+        "fsync'ed; one thread commits the deliveries waiting in batches, one syncfs and one "
+        "fsync of new/ for all of them (group commit, lab/commit.py). Postfix "
         f"{peers.postfix_version()} (private instance, in_flow_delay = 0) answers 250 once "
         "cleanup(8) has written and fsync'ed the queue file; it delivers to the Maildir later.",
         *smtp_notes,

@@ -159,8 +159,9 @@ def reply_row(quick: bool) -> tuple[Row, str]:
         f"Reply: best of {rounds} interleaved display() calls in an in-process ipykernel (a real "
         "kernel's shell, display publisher, comms and message serialisation, without the ZMQ "
         "sockets), in a child process; the cost is the kernel's, from display() to the last "
-        "message queued. The reply is one HTML widget (three models: the HTML, its Layout and "
-        "its Style) plus text/html and text/plain; the plain display is one display_data message."
+        "message queued. The reply is one HTML widget (one new model: the HTML; its Layout and "
+        "HTMLStyle are the two every read-only HTML widget of the kernel shares, opened once) plus "
+        "text/html and text/plain; the plain display is one display_data message."
     )
     return row, note
 

@@ -1,11 +1,14 @@
 """Writes one file whole with system calls (no file objects, no pathlib): the lab store delivers
 every message this way and fetch() archives every message this way, so it runs once per message. A
-file that cannot be written whole is removed again."""
+file that cannot be written whole is removed again. And makes many written files durable at once:
+`sync_filesystem`, syncfs(2) where there is one (Linux), which both use for a batch."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+from collections.abc import Callable
 
 
 def write_file(path: str, data: bytes, *, exclusive: bool = False, sync: bool = False) -> None:
@@ -27,3 +30,29 @@ def write_file(path: str, data: bytes, *, exclusive: bool = False, sync: bool = 
             os.unlink(path)
         raise
     os.close(fd)
+
+
+def _syncfs_call() -> Callable[[int], int] | None:
+    """libc's syncfs(2) (Linux: write out one file system, data and metadata), or None."""
+    try:
+        call: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError, TypeError):
+        return None
+    return call
+
+
+SYNCFS = _syncfs_call()
+"""syncfs(2), or None where the C library has none."""
+
+
+def sync_filesystem(path: str) -> None:
+    """syncfs(2) on the file system holding ``path``: every file written there is durable once it
+    returns, and a write-back error is raised (Linux 5.8 and later). Needs ``SYNCFS``."""
+    assert SYNCFS is not None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if SYNCFS(fd) != 0:
+            number = ctypes.get_errno()
+            raise OSError(number, os.strerror(number), path)
+    finally:
+        os.close(fd)

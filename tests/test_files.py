@@ -1,13 +1,16 @@
 # What this module does: tests of mailmagic/files.py: a file is written whole (also when the
 # system writes it in pieces), an exclusive write leaves an existing file alone, and a file that
-# cannot be written whole is removed.
+# cannot be written whole is removed; syncfs succeeds, and its errors keep their errno.
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 from pathlib import Path
 
 import pytest
 
+from mailmagic import files
 from mailmagic.files import write_file
 
 
@@ -43,3 +46,19 @@ def test_a_failed_write_removes_the_file(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(OSError, match="No space left"):
         write_file(str(target), b"data", exclusive=True)
     assert not target.exists()
+
+
+@pytest.mark.skipif(files.SYNCFS is None, reason="syncfs(2) is Linux's")
+def test_syncfs_succeeds_and_its_errors_keep_their_errno(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files.sync_filesystem(str(tmp_path))  # the real call
+
+    def failing(fd: int) -> int:
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(files, "SYNCFS", failing)
+    with pytest.raises(OSError) as raised:
+        files.sync_filesystem(str(tmp_path))
+    assert raised.value.errno == errno.EIO and raised.value.filename == str(tmp_path)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import ipywidgets as widgets
 
 from mailmagic.display.bundle import mimebundle
+from mailmagic.display.live import html_widget
 
 
 class View:
@@ -36,7 +37,7 @@ class View:
 
     def widget(self) -> widgets.Widget:
         """The view in a kernel: one HTML widget of exactly the text/html (a snapshot)."""
-        return widgets.HTML(self.as_html())
+        return html_widget(self.as_html())
 
     def extra_mime(self) -> dict[str, str]:
         """More forms for the bundle, by MIME type (a picture's ``image/svg+xml``); none here."""

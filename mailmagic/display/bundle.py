@@ -25,11 +25,16 @@ def in_kernel() -> bool:
     return getattr(shell, "kernel", None) is not None
 
 
+def widget_view(widget: Any) -> dict[str, Any]:
+    """The widget-view entry that shows ``widget``: what ipywidgets 8's own
+    ``Widget._repr_mimebundle_`` puts under WIDGET_MIME, without the ``repr()`` of every trait it
+    also makes for a text/plain we never use."""
+    return {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+
+
 def mimebundle(text: str, html: str, widget: Callable[[], Any] | None = None) -> dict[str, Any]:
     """The bundle: text/plain, text/html, and the widget view when in a kernel."""
     bundle: dict[str, Any] = {"text/plain": text, "text/html": html}
     if widget is not None and in_kernel():
-        view = CELLS.add(widget())._repr_mimebundle_()
-        if isinstance(view, dict) and WIDGET_MIME in view:
-            bundle[WIDGET_MIME] = view[WIDGET_MIME]
+        bundle[WIDGET_MIME] = widget_view(CELLS.add(widget()))
     return bundle

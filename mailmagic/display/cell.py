@@ -12,7 +12,7 @@ import ipywidgets as widgets
 from mailmagic.display import html as h
 from mailmagic.display.base import View
 from mailmagic.display.exchange import AnyReply
-from mailmagic.display.live import cascade
+from mailmagic.display.live import cascade, html_widget
 from mailmagic.display.reply import ReplyView
 
 
@@ -61,16 +61,16 @@ class CellView(View):
     def widget(self) -> widgets.Widget:
         """One HTML widget, or a box when some exchanges have something to click."""
         if not any(x.interactive for x in self.exchanges):
-            return widgets.HTML(self.as_html())
+            return html_widget(self.as_html())
         children: list[widgets.Widget] = []
         run: list[str] = []  # HTML of the exchanges since the last interactive one
         for x in self.exchanges:
             if not x.interactive:
                 run.append(x.as_html())
                 continue
-            children += [widgets.HTML("".join(run))] if run else []
+            children += [html_widget("".join(run))] if run else []
             children.append(x.widget())
             run = []
         run += [h.line(h.badge("note"), " ", h.esc(f"{k}: {v}")) for k, v in self._notes()]
-        children += [widgets.HTML("".join(run))] if run else []
+        children += [html_widget("".join(run))] if run else []
         return cascade(widgets.VBox(children))

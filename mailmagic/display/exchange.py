@@ -13,11 +13,13 @@ that does not check certificates (--insecure) says so in every form (display/tru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.base import ValueView, View
+from mailmagic.display.live import html_widget
 from mailmagic.display.message import MessageView
 from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.protocol.codes import explain_capa, explain_ehlo_keyword
@@ -134,13 +136,25 @@ class ExchangeView(ValueView):
             return "\n".join(out)
         out += [f"S: {line}" for line in server_text(self.reply).split("\n")]
         out.append(f"   {meaning(self.reply)}")
-        out += [f"   {what}" for _, what in extension_rows(self.reply, self.command)]
+        out += [f"   {what}" for _, what in self._rows]
         return "\n".join(out)
 
     def as_html(self) -> str:
         """The self-contained text/html form: the reply, then the view under it."""
         extra = self.below
-        return h.box(*self.parts_html()) + (extra.as_html() if extra is not None else "")
+        return self._reply_html + (extra.as_html() if extra is not None else "")
+
+    @cached_property
+    def _reply_html(self) -> str:
+        """The reply's own HTML in its box, made once: a bundle wants it for text/html and again
+        for the widget, and it is read only from fields a frozen view never changes (read it
+        after ``__post_init__``, once ``below`` is set)."""
+        return h.box(*self.parts_html())
+
+    @cached_property
+    def _rows(self) -> list[tuple[str, str]]:
+        """The extension rows of an EHLO or CAPA reply, made once (text and HTML both show them)."""
+        return extension_rows(self.reply, self.command) if self.reply is not None else []
 
     def parts_html(self) -> list[str]:
         """The reply's own HTML pieces (a message shown below needs only the status line)."""
@@ -154,8 +168,8 @@ class ExchangeView(ValueView):
     def widget(self) -> widgets.Widget:
         """One HTML widget of the text/html, or the reply above the message viewer."""
         if not isinstance(self.below, MessageView):
-            return widgets.HTML(self.as_html())
-        return self.below.widget(head=h.box(*self.parts_html()))
+            return html_widget(self.as_html())
+        return self.below.widget(head=self._reply_html)
 
     def _meaning_html(self) -> str:
         assert self.reply is not None
@@ -167,5 +181,4 @@ class ExchangeView(ValueView):
         return head + (h.line(h.muted(f"note: {self.warning}")) if self.warning else "")
 
     def _rows_html(self) -> str:
-        rows = extension_rows(self.reply, self.command) if self.reply is not None else []
-        return h.table(("extension", "meaning"), rows) if rows else ""
+        return h.table(("extension", "meaning"), self._rows) if self._rows else ""

@@ -28,7 +28,7 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.base import View
-from mailmagic.display.bundle import WIDGET_MIME
+from mailmagic.display.bundle import WIDGET_MIME, widget_view
 from mailmagic.display.exchange import ExchangeView
 from mailmagic.display.live import cascade, close_tree, when_closed
 from mailmagic.display.trust import insecure_html, insecure_text, unverified
@@ -348,8 +348,8 @@ class MailboxWidget:
 
     def _show_view(self, view: View) -> None:
         widget = view.widget()
-        bundle = {"text/plain": view.as_text(), "text/html": view.as_html()}
-        bundle[WIDGET_MIME] = widget._repr_mimebundle_()[WIDGET_MIME]
+        bundle: dict[str, Any] = {"text/plain": view.as_text(), "text/html": view.as_html()}
+        bundle[WIDGET_MIME] = widget_view(widget)
         self._show(bundle, [widget])
 
     def _went_closed(self, what: str) -> None:

@@ -17,7 +17,7 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.base import View
-from mailmagic.display.live import cascade, hold
+from mailmagic.display.live import cascade, hold, html_widget
 from mailmagic.display.transcript import TAIL, TranscriptView
 from mailmagic.display.trust import INSECURE, unverified
 from mailmagic.session.base import Session
@@ -110,12 +110,12 @@ class SessionView(View):
 
     def widget(self) -> widgets.Widget:
         """The snapshot as one HTML widget; the live panel when ``live``."""
-        return self._live_widget() if self.live else widgets.HTML(self.as_html())
+        return self._live_widget() if self.live else html_widget(self.as_html())
 
     def _live_widget(self) -> widgets.VBox:
         """Status table and whole transcript, both updated as later cells run, until closed."""
         s = self.session
-        status = widgets.HTML(self._status_html(self._rows_now()))
+        status = html_widget(self._status_html(self._rows_now()))
 
         def update(entry: Entry) -> None:
             status.value = self._status_html(self._rows_now())
@@ -170,4 +170,4 @@ class SessionsView(View):
 
     def widget(self) -> widgets.HTML:
         """The table as a widget (a snapshot: list again to refresh)."""
-        return widgets.HTML(self.as_html())
+        return html_widget(self.as_html())

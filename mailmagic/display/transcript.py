@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from mailmagic.display import html as h
 from mailmagic.display.base import View
-from mailmagic.display.live import cascade, hold
+from mailmagic.display.live import cascade, hold, html_widget
 from mailmagic.display.trust import insecure_html, insecure_text
 from mailmagic.session.transcript import Entry, Transcript
 
@@ -61,17 +61,17 @@ class LiveTranscript:
 
     def __init__(self, head: str, entries: list[Entry]) -> None:
         frame = widgets.Layout(border_left="3px solid #d0d7de", padding="2px 8px")
-        self.box = widgets.VBox([widgets.HTML(head)], layout=frame)
+        self.box = widgets.VBox([html_widget(head)], layout=frame)
         self._rows: list[str] = []  # the last block's rows
         for start in range(0, len(entries), ROWS_PER_BLOCK):
             self._rows = [_row(e) for e in entries[start : start + ROWS_PER_BLOCK]]
-            self.box.children = (*self.box.children, widgets.HTML("".join(self._rows)))
+            self.box.children = (*self.box.children, html_widget("".join(self._rows)))
 
     def add(self, entry: Entry) -> None:
         """Append one entry's row, starting a new block when the last one is full."""
         if not self._rows or len(self._rows) >= ROWS_PER_BLOCK:
             self._rows = []
-            self.box.children = (*self.box.children, widgets.HTML())
+            self.box.children = (*self.box.children, html_widget())
         self._rows.append(_row(entry))
         self.box.children[-1].value = "".join(self._rows)
 
@@ -130,7 +130,7 @@ class TranscriptView(View):
 
     def widget(self) -> widgets.HTML:
         """The snapshot as one HTML widget: what text/html shows."""
-        return widgets.HTML(self.as_html())
+        return html_widget(self.as_html())
 
     def live_widget(self) -> widgets.VBox:
         """A transcript that grows as later cells talk to the server, until it is closed."""

@@ -265,9 +265,7 @@ class LabHandler:
         content = envelope.original_content or b""
         message = self.trace_headers(server, session, envelope, queue_id) + content
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                self.store.executor, self.store.deliver, mailboxes, message
-            )
+            await self.store.deliver_async(mailboxes, message)
         except OSError as error:
             return f"451 4.3.0 Requested action aborted: local error in processing ({error})"
         return f"250 2.6.0 <{queue_id}@{self.config.hostname}> Queued mail for delivery"

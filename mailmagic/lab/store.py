@@ -1,12 +1,12 @@
 r"""The lab server's one mail store, a Maildir per user under a root folder, shared by SMTP delivery
 and POP3 retrieval.
 
-Delivery is atomic (Maildir spec, cr.yp.to/proto/maildir.html): each copy is written to tmp/,
-flushed and fsync'ed, then renamed into new/, and new/ itself is fsync'ed before the caller may
-send 250. A crash at any point leaves new/ with complete messages only. Concurrent deliveries share
-the fsync of new/ (group commit, `_FolderSync`): a delivery waits for an fsync of its folder that
-started after its rename, and an fsync that fails fails every delivery it was to cover, so no
-delivery returns (and no 250 is sent) before its message is durable. Files are stored with LF
+Delivery is atomic (Maildir spec, cr.yp.to/proto/maildir.html): each copy is written to tmp/
+and made durable, then renamed into new/, and new/ itself is fsync'ed before the caller may send
+250. A crash at any point leaves new/ with complete messages only. Concurrent deliveries share
+those syncs: one thread commits them in batches (group commit, commit.py), and a sync that fails
+fails every delivery it was to cover, so no delivery returns (and no 250 is sent) before its
+message is durable. Files are stored with LF
 line ends, as Maildir readers (Dovecot, mutt, stdlib `mailbox`) expect; POP3 serves them with CRLF
 (RFC 1939 section 3). Only CRLF becomes LF on the way in and only LF becomes CRLF on the way out:
 any other CR is content, even one right before a line end, so `line\r\r\n` sent over SMTP is
@@ -19,6 +19,7 @@ folder name under the root (`safe_mailbox`), never a path.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -26,12 +27,11 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailmagic.files import write_file
+from mailmagic.lab.commit import COMMITTER, Delivery
 
 OUTBOX = "_outbox"
 """Maildir that keeps mail an authenticated client sent to other domains: nothing leaves the lab."""
@@ -40,7 +40,6 @@ _SIZE_W = re.compile(r",W=(\d+)")
 _MAILBOX_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 _STALE_TMP_SECONDS = 36 * 3600  # the Maildir spec's rule for abandoned tmp/ files
 _counter = itertools.count(1)
-_DELIVERIES = ThreadPoolExecutor(max_workers=32, thread_name_prefix="mailmagic-lab-delivery")
 
 
 def safe_mailbox(name: str) -> str:
@@ -72,62 +71,13 @@ def _unique_name(hostname: str) -> str:
     return f"{seconds}.M{micros:06d}P{os.getpid()}Q{next(_counter)}.{hostname}"
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class _Batch:
-    """The deliveries one fsync of a folder covers: done when it ran, with its error if any."""
-
-    __slots__ = ("done", "error")
-
-    def __init__(self) -> None:
-        self.done = False
-        self.error: BaseException | None = None
-
-
-class _FolderSync:
-    """Group commit for one folder: the threads that renamed a file into it and wait for its
-    fsync share one. The first waiter runs the fsync for every delivery renamed before it
-    starts; deliveries renamed meanwhile join the next batch, run by one of them."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._cond = threading.Condition(threading.Lock())
-        self._next = _Batch()
-        self._running = False
-        self.waiting = 0  # threads waiting for an fsync another one runs (read by the tests)
-
-    def sync(self) -> None:
-        """Return once an fsync of the folder that started after this call has succeeded;
-        raise its error (an OSError) if it failed."""
-        with self._cond:
-            batch = self._next
-            while not batch.done and self._running:
-                self.waiting += 1
-                self._cond.wait()
-                self.waiting -= 1
-            if not batch.done:
-                self._run(batch)
-        if batch.error is not None:
-            raise batch.error
-
-    def _run(self, batch: _Batch) -> None:
-        """Fsync for `batch` (called with the lock held; released while the fsync runs)."""
-        self._next, self._running = _Batch(), True
-        self._cond.release()
-        try:
-            _fsync_dir(self.path)
-        except BaseException as error:  # every waiter raises it: none may take it for success
-            batch.error = error
-        finally:
-            self._cond.acquire()
-            batch.done, self._running = True, False
-            self._cond.notify_all()
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # cancelled: the client went away while its message was committed
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 def to_lf(data: bytes) -> bytes:
@@ -144,7 +94,6 @@ class MailStore:
         self._lock = threading.Lock()
         host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:20] or "lab"
         self._hostname = host
-        self._syncs: dict[str, _FolderSync] = {}
         for name in (*mailboxes, OUTBOX):
             self._remove_stale_tmp(self._ensure(name) / "tmp")
 
@@ -173,51 +122,55 @@ class MailStore:
     def deliver(self, mailboxes: Sequence[str], message: bytes) -> list[str]:
         """Store ``message`` (CRLF or LF line ends) in each mailbox; return the new UIDs.
 
-        Either every copy is in new/ when this returns, or an exception is raised and no copy
-        that was not renamed is left behind in tmp/.
+        Either every copy is durable in new/ when this returns, or an exception is raised and no
+        copy that was not renamed is left behind in tmp/.
         """
-        data = to_lf(message)
-        crlf_size = pop3_size(data)
+        done = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        def report(error: BaseException | None) -> None:
+            outcome.append(error)
+            done.set()
+
+        uids = self._submit(mailboxes, message, report)
+        done.wait()
+        if outcome and outcome[0] is not None:
+            raise outcome[0]
+        return uids
+
+    async def deliver_async(self, mailboxes: Sequence[str], message: bytes) -> list[str]:
+        """`deliver` for an event loop: the loop goes on while the message is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def report(error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle, future, error)
+
+        uids = self._submit(mailboxes, message, report)
+        await future
+        return uids
+
+    def _submit(
+        self,
+        mailboxes: Sequence[str],
+        message: bytes,
+        done: Callable[[BaseException | None], None],
+    ) -> list[str]:
+        """Hand the copies of ``message`` to the committer; return their UIDs."""
         for mailbox in mailboxes:
             safe_mailbox(mailbox)
-        staged: list[tuple[str, str]] = []  # (in tmp/, in new/): plain strings, this runs a lot
-        renamed = 0
-        try:
-            for mailbox in mailboxes:
-                base = f"{self.root}/{mailbox}"
-                name = f"{_unique_name(self._hostname)},S={len(data)},W={crlf_size}"
-                tmp_path = f"{base}/tmp/{name}"
-                try:
-                    write_file(tmp_path, data, exclusive=True, sync=True)
-                except FileNotFoundError:  # a mailbox new since start-up, or removed: make it
-                    self._ensure(mailbox)
-                    write_file(tmp_path, data, exclusive=True, sync=True)
-                staged.append((tmp_path, f"{base}/new/{name}"))
-            for tmp_path, new_path in staged:
-                os.rename(tmp_path, new_path)
-                renamed += 1
-            for folder in dict.fromkeys(os.path.dirname(new) for _, new in staged):
-                self.folder_sync(folder).sync()
-        except BaseException:
-            for tmp_path, _ in staged[renamed:]:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp_path)
-            raise
-        return [os.path.basename(new_path).split(",", 1)[0] for _, new_path in staged]
-
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        """Threads to run `deliver` in: enough for many concurrent deliveries to wait for one
-        shared fsync (the event loop's default executor has only a few per CPU)."""
-        return _DELIVERIES
-
-    def folder_sync(self, folder: str) -> _FolderSync:
-        """The group commit of a new/ folder (one per folder, made on first use)."""
-        sync = self._syncs.get(folder)
-        if sync is None:
-            with self._lock:
-                sync = self._syncs.setdefault(folder, _FolderSync(folder))
-        return sync
+        if not mailboxes:
+            done(None)
+            return []
+        data = to_lf(message)
+        crlf_size = pop3_size(data)
+        copies = []  # (mailbox, in tmp/, in new/): plain strings, this runs a lot
+        for mailbox in mailboxes:
+            base = f"{self.root}/{mailbox}"
+            name = f"{_unique_name(self._hostname)},S={len(data)},W={crlf_size}"
+            copies.append((mailbox, f"{base}/tmp/{name}", f"{base}/new/{name}"))
+        COMMITTER.submit(Delivery(copies, data, str(self.root), self._ensure, done))
+        return [os.path.basename(new).split(",", 1)[0] for _, _, new in copies]
 
     def messages(self, mailbox: str) -> list[StoredMessage]:
         """The messages of a mailbox (new/ and cur/), oldest first."""

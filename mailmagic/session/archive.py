@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 from weakref import WeakValueDictionary
 
+from mailmagic import files
 from mailmagic.files import write_file
 from mailmagic.session.base import SessionError
 
@@ -159,10 +160,14 @@ class MaildirArchive(Archive):
 
     def _flush(self) -> None:
         """A batch is synced to disk in one go, then renamed into cur/: one sync per batch
-        costs far less than an fsync per message."""
+        costs far less than an fsync per message. syncfs(2) where there is one: only the
+        archive's file system, and a write-back error is raised (os.sync reports none)."""
         if not self._staged:
             return
-        os.sync()
+        if files.SYNCFS is not None:
+            files.sync_filesystem(str(self.path))
+        else:
+            os.sync()
         tmp, cur = f"{self.path}/tmp/", f"{self.path}/cur/"
         while self._staged:
             os.replace(tmp + self._staged[0], cur + self._staged[0])

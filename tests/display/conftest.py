@@ -3,9 +3,12 @@
 # send to a front end is recorded instead; `in_a_kernel`, which makes the shell look like a
 # kernel's, so that bundles carry the widget view; and helpers that read what widgets show and send.
 # Each widget model (Layouts and Styles included) opens one comm, so `len(dummy_comm)` counts the
-# comm_open messages a front end would get: the widget budget.
+# comm_open messages a front end would get: the widget budget. Each test with the dummy comm starts
+# as a fresh kernel does, with no widget open, so the first read-only HTML widget it makes also
+# opens the Layout and HTMLStyle they all share (SHARED, display/live.py) and later ones do not.
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -13,18 +16,21 @@ from typing import Any
 import comm
 import IPython
 import IPython.core.getipython
+import ipywidgets  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
 BUDGET = 12  # widget models (comm_open messages) one displayed result may cost (docs/design.md)
+SHARED = 2  # the Layout and HTMLStyle all read-only HTML widgets share, opened once per kernel
 
 
 class DummyComm:
-    """Records what a widget sends; opens and closes nothing."""
+    """Records what a widget sends; opens and closes nothing. Each has its own id (a widget's
+    model id), as a kernel's comms have: ipywidgets keeps its open widgets by it."""
 
-    comm_id = "dummy"
     kernel = "Truthy"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.comm_id = f"dummy-{uuid.uuid4().hex}"
         self.messages: list[tuple[Any, Any]] = []
 
     def open(self, *args: Any, **kwargs: Any) -> None:
@@ -67,6 +73,7 @@ def dummy_comm(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[DummyComm]]:
         made.append(DummyComm())
         return made[-1]
 
+    ipywidgets.Widget.close_all()  # a fresh kernel: no widget (no shared model) open yet
     monkeypatch.setattr(comm, "create_comm", create)
     monkeypatch.setattr(comm, "get_comm_manager", lambda *args, **kwargs: {})
     yield made

@@ -18,6 +18,7 @@ from ipywidgets.widgets.widget import _instances as instances  # type: ignore[im
 
 import mailmagic.display
 from mailmagic.display.base import ValueView, View
+from mailmagic.display.live import is_shared
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 SHOWN_BY_THE_BASE = ("_repr_mimebundle_", "_repr_html_", "__repr__")
@@ -97,6 +98,7 @@ def test_in_a_kernel_the_bundle_adds_one_html_widget() -> None:
     assert set(bundle) == {"text/plain", "text/html", WIDGET_MIME}
     shown = Shown(Value(250)).widget()
     assert isinstance(shown, ipywidgets.HTML) and shown.value == "<b>x</b>"
+    assert is_shared(shown.layout) and is_shared(shown.style)  # one new model: the HTML
     for model_id in set(instances) - before:  # while the dummy comm is in place
         instances[model_id].close()
 

@@ -121,4 +121,4 @@ def test_in_a_kernel_it_is_one_html_widget_of_the_same_svg(dummy_comm: list[Dumm
     before = len(dummy_comm)
     bundle = view._repr_mimebundle_()
     assert set(bundle) == {"image/svg+xml", "text/html", "text/plain", WIDGET_MIME}
-    assert len(dummy_comm) - before <= 3  # one HTML widget (with its Layout and Style)
+    assert len(dummy_comm) - before <= 3  # one HTML widget (and the shared Layout and Style)

@@ -1,7 +1,8 @@
 # What this module does: tests of the exchange view (mailmagic/display/exchange.py), a command
 # and its reply with no session behind it, as the mailbox table's buttons show it: the reply's
 # meaning, its fields through attribute access and `dir()`, and after RETR or TOP the message
-# viewer with only the reply's status line above the message; anything else is one HTML widget.
+# viewer with only the reply's status line above the message; anything else is one HTML widget
+# (of exactly its text/html), and every such widget shows with the one shared Layout and Style.
 from __future__ import annotations
 
 from typing import Any
@@ -11,7 +12,7 @@ import ipywidgets  # type: ignore[import-untyped, unused-ignore]
 from mailmagic.display import html as h
 from mailmagic.display.exchange import ExchangeView, meaning, server_text
 from mailmagic.display.message import MessageView
-from tests.display.conftest import html_of
+from tests.display.conftest import SHARED, html_of
 from tests.display.hostile import pop3_reply, smtp_reply
 
 S250_OK = b"250 2.0.0 OK\r\n"
@@ -42,3 +43,19 @@ def test_retr_puts_the_message_under_the_status_line(dummy_comm: list[Any]) -> N
 def test_other_replies_are_one_html_widget(dummy_comm: list[Any]) -> None:
     shown = ExchangeView(pop3_reply("STAT", b"+OK 2 4120\r\n"), "STAT", "p", "POP3").widget()
     assert isinstance(shown, ipywidgets.HTML) and "+OK 2 4120" in shown.value
+
+
+def test_reply_widgets_share_one_layout_and_style(dummy_comm: list[Any]) -> None:
+    views = [ExchangeView(smtp_reply("NOOP", S250_OK), "NOOP", "s", "SMTP") for _ in range(3)]
+    shown = [view.widget() for view in views]
+    assert len(dummy_comm) == len(views) + SHARED  # one model each, the shared two once
+    assert all(w.layout is shown[0].layout and w.style is shown[0].style for w in shown)
+
+
+def test_the_widget_shows_exactly_the_text_html(dummy_comm: list[Any]) -> None:
+    ehlo = smtp_reply("EHLO me", b"250-lab\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+    view = ExchangeView(ehlo, "EHLO me", "s", "SMTP")
+    assert view.widget().value == view.as_html() == view._repr_mimebundle_()["text/html"]
+    assert "PIPELINING" in view.as_html() and view.as_text().count("\n   ") == 3  # meaning, 2 rows
+    retr = ExchangeView(pop3_reply("RETR 1", RETR_1), "RETR 1", "p", "POP3")
+    assert retr.as_html() == h.box(*retr.parts_html()) + retr.below.as_html()  # type: ignore[union-attr]

@@ -2,6 +2,8 @@
 # widget holds its subscriptions and closes them when it closes, and closing a box closes every
 # widget under it (Layout and Style models too), so a closed view is never called again and the
 # listener lists stay bounded; and a cell that runs again closes the widgets it showed last time.
+# Read-only HTML widgets share one Layout and one HTMLStyle, which no closing of a widget or a
+# cell closes, and which are made again once something (Widget.close_all) has closed them.
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -10,9 +12,18 @@ from typing import Any
 import ipywidgets as widgets
 
 from mailmagic.display.bundle import WIDGET_MIME, mimebundle
-from mailmagic.display.live import CELLS, CellWidgets, cascade, close_tree, hold, when_closed
+from mailmagic.display.live import (
+    CELLS,
+    CellWidgets,
+    cascade,
+    close_tree,
+    hold,
+    html_widget,
+    is_shared,
+    when_closed,
+)
 from mailmagic.session.transcript import Entry, Transcript
-from tests.display.conftest import DummyComm
+from tests.display.conftest import SHARED, DummyComm, values_sent
 
 
 def test_when_closed_runs_once_when_the_widget_closes(dummy_comm: list[DummyComm]) -> None:
@@ -82,3 +93,40 @@ def test_a_shown_view_is_closed_when_its_cell_runs_again(
     first, second = shown
     assert first.comm is None and first.children[0].comm is None and second.comm is not None
     CELLS.start(SimpleNamespace(cell_id="cell-1"))  # leave nothing open for other tests
+
+
+def test_read_only_html_widgets_share_one_layout_and_one_style(dummy_comm: list[DummyComm]) -> None:
+    first, second = html_widget("a"), html_widget("b")
+    assert len(dummy_comm) == 2 + SHARED  # two HTML models, one Layout, one HTMLStyle
+    assert first.layout is second.layout and first.style is second.style
+    assert is_shared(first.layout) and is_shared(first.style)
+    own = widgets.HTML("c")  # a widget made the usual way has its own
+    assert own.layout is not first.layout and not is_shared(own.layout)
+    assert not is_shared(own.style) and own.style is not first.style
+
+
+def test_closing_a_cells_widgets_leaves_the_shared_ones_open(dummy_comm: list[DummyComm]) -> None:
+    cells = CellWidgets()
+    cells.start(SimpleNamespace(cell_id="a"))
+    first = cells.add(cascade(widgets.VBox([html_widget("a")])))
+    cells.start(SimpleNamespace(cell_id="b"))
+    other = cells.add(html_widget("b"))
+    cells.start(SimpleNamespace(cell_id="a"))  # cell a runs again: what it showed is closed
+    assert first.comm is None and first.children[0].comm is None and first.layout.comm is None
+    assert other.comm is not None and other.layout.comm is not None and other.style.comm is not None
+    other.value = "still shown"  # the other cell's widget is still usable
+    assert values_sent([other.comm]) == ["still shown"]
+    close_tree(other)
+    assert other.comm is None and other.layout.comm is not None and other.style.comm is not None
+
+
+def test_a_closed_shared_model_is_made_again(dummy_comm: list[DummyComm]) -> None:
+    before = html_widget("a")
+    before.layout.close()
+    after = html_widget("b")
+    assert after.layout is not before.layout and after.layout.comm is not None
+    assert after.style is before.style  # still open: kept
+    widgets.Widget.close_all()
+    again = html_widget("c")
+    assert again.layout.comm is not None and again.style.comm is not None
+    assert again.layout is not after.layout and again.style is not after.style

@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 
 from mailmagic.lab import LabServer
+from mailmagic.lab.commit import COMMITTER
 from mailmagic.lab.smtp import INTERNAL_ERROR, TLS_ACTIVE, LabSMTP, with_enhanced_code
 from mailmagic.lab.store import OUTBOX
 
@@ -541,13 +542,12 @@ def test_a_failing_fsync_of_new_answers_451_to_every_message_waiting_for_it(
     clients = 4  # the first delivery's fsync fails once the other three wait to share the next
 
     def failing_fsync(path: str) -> None:
-        sync = lab.store.folder_sync(path)
         deadline = time.monotonic() + 60
-        while sync.waiting < clients - 1 and time.monotonic() < deadline:
+        while COMMITTER.pending() < clients - 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         raise OSError(errno.EIO, "fsync failed (test)", path)
 
-    monkeypatch.setattr("mailmagic.lab.store._fsync_dir", failing_fsync)
+    monkeypatch.setattr("mailmagic.lab.commit._fsync_dir", failing_fsync)
     codes: list[int] = []
 
     def send(number: int) -> None:

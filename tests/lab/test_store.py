@@ -1,22 +1,20 @@
 # What this module does: tests of the Maildir store (mailmagic/lab/store.py): atomic delivery into
 # new/, LF storage with CRLF sizes (every CR kept, and a size always the octets POP3 sends), stable
-# UIDs, the POP3 lock, readable foreign Maildir files, mailbox names that are never paths, and the
-# group commit: concurrent deliveries share an fsync of new/, and a failed one fails them all.
+# UIDs, the POP3 lock, readable foreign Maildir files, mailbox names that are never paths, and
+# delivery from threads and from an event loop (the group commit itself: tests/lab/test_commit.py).
 from __future__ import annotations
 
-import errno
+import asyncio
 import mailbox
 import os
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailmagic.lab import store as store_module
 from mailmagic.lab.store import (
     OUTBOX,
     MailboxInUse,
@@ -133,65 +131,23 @@ def test_concurrent_deliveries_all_land(store: MailStore) -> None:
     assert len(store.messages("alice")) == 30
 
 
-class GatedFsync:
-    """Stands in for store._fsync_dir: the first call waits until `others` deliveries wait for
-    it to end, so they must share the next fsync; every call is counted and may fail."""
+def test_an_event_loop_delivers_without_waiting_and_gets_the_uids(store: MailStore) -> None:
+    async def main() -> list[list[str]]:
+        return await asyncio.gather(*(store.deliver_async(["alice"], MESSAGE) for _ in range(5)))
 
-    def __init__(self, store: MailStore, others: int, fail: bool) -> None:
-        self.store, self.others, self.fail = store, others, fail
-        self.calls: list[str] = []
-        self.real = store_module._fsync_dir
-
-    def __call__(self, path: str) -> None:
-        self.calls.append(path)
-        if len(self.calls) == 1:
-            waiting = self.store.folder_sync(path)
-            deadline = time.monotonic() + 60
-            while waiting.waiting < self.others and time.monotonic() < deadline:
-                time.sleep(0.01)
-        if self.fail:
-            raise OSError(errno.EIO, "fsync failed (test)", path)
-        self.real(path)
+    uids = [uid for one in asyncio.run(main()) for uid in one]
+    assert sorted(uids) == sorted(m.uid for m in store.messages("alice")) and len(uids) == 5
 
 
-def deliver_all(store: MailStore, count: int) -> list[list[str] | BaseException]:
-    """`count` deliveries to alice, each in a thread of its own; what each returned or raised."""
-    results: list[list[str] | BaseException] = []
-
-    def one() -> None:
-        try:
-            results.append(store.deliver(["alice"], MESSAGE))
-        except OSError as error:
-            results.append(error)
-
-    threads = [threading.Thread(target=one) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
+def test_an_event_loop_gets_the_error_of_a_failed_delivery(store: MailStore) -> None:
+    (store.maildir("bob") / "new").rmdir()
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(store.deliver_async(["bob"], MESSAGE))
+    assert not list((store.maildir("bob") / "tmp").iterdir())
 
 
-def test_concurrent_deliveries_share_one_fsync_of_new_and_all_are_durable(
-    store: MailStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fsync = GatedFsync(store, others=7, fail=False)
-    monkeypatch.setattr(store_module, "_fsync_dir", fsync)
-    results = deliver_all(store, 8)
-    assert all(isinstance(r, list) for r in results) and len(results) == 8
-    assert len(store.messages("alice")) == 8  # every one in new/ when deliver returned
-    assert len(fsync.calls) == 2  # the first delivery's fsync, then one for the seven others
-
-
-def test_a_failing_fsync_of_new_fails_every_delivery_waiting_for_it(
-    store: MailStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fsync = GatedFsync(store, others=7, fail=True)
-    monkeypatch.setattr(store_module, "_fsync_dir", fsync)
-    results = deliver_all(store, 8)
-    assert len(results) == 8
-    assert all(isinstance(r, OSError) and r.errno == errno.EIO for r in results)
-    assert len(fsync.calls) == 2
+def test_no_mailbox_is_no_copy(store: MailStore) -> None:
+    assert store.deliver([], MESSAGE) == []
 
 
 def test_blocks_are_whole_crlf_lines(store: MailStore) -> None:
