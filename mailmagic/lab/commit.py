@@ -3,7 +3,9 @@ them in batches, as a database writes its log. It takes every delivery waiting, 
 to its tmp/ file, makes the whole batch durable at once (on Linux one syncfs(2) per file system;
 elsewhere each copy is fsync'ed as it is written), renames the copies into new/, fsyncs each new/
 folder once, and only then tells each delivery how it went. So many concurrent deliveries cost
-two syncs, not two each, and no thread waits on another's sync.
+two syncs, not two each, and no thread waits on another's sync. The price: syncfs writes out
+everything waiting to be written on that file system, not only the lab's mail, so on a disk busy
+with other writes (a large copy, a package install) a batch waits for those too.
 
 The order store.py promises holds for every copy: durable in tmp/ before its rename, new/ fsync'ed
 after it, both before its delivery hears "done". A delivery's own failure (its write or its

@@ -75,29 +75,33 @@ def tmp_files(store: MailStore, mailbox: str) -> list[str]:
     return os.listdir(store.maildir(mailbox) / "tmp")
 
 
-@pytest.mark.parametrize(
-    "name", ["_fsync_dir", pytest.param("sync_filesystem", marks=needs_syncfs)]
-)
+SYNCS = ["_fsync_dir", pytest.param("sync_filesystem", marks=needs_syncfs)]
+
+
+def eight_gated(
+    store: MailStore, monkeypatch: pytest.MonkeyPatch, name: str, fail: bool
+) -> tuple[GatedSync, list[list[str] | BaseException]]:
+    """Eight deliveries to alice whose sync `name` is gated (and failing if `fail`)."""
+    sync = GatedSync(others=7, fail=fail, name=name)
+    monkeypatch.setattr(where(name), name, sync)
+    return sync, deliver_all(store, 8, ["alice"])
+
+
+@pytest.mark.parametrize("name", SYNCS)
 def test_concurrent_deliveries_share_one_sync_and_all_are_durable(
     store: MailStore, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    sync = GatedSync(others=7, fail=False, name=name)
-    monkeypatch.setattr(where(name), name, sync)
-    results = deliver_all(store, 8, ["alice"])
+    sync, results = eight_gated(store, monkeypatch, name, fail=False)
     assert all(isinstance(r, list) for r in results) and len(results) == 8
     assert len(store.messages("alice")) == 8  # every one in new/ when deliver returned
     assert len(sync.calls) == 2  # the first delivery's sync, then one for the seven others
 
 
-@pytest.mark.parametrize(
-    "name", ["_fsync_dir", pytest.param("sync_filesystem", marks=needs_syncfs)]
-)
+@pytest.mark.parametrize("name", SYNCS)
 def test_a_failing_sync_fails_every_delivery_it_covered(
     store: MailStore, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    sync = GatedSync(others=7, fail=True, name=name)
-    monkeypatch.setattr(where(name), name, sync)
-    results = deliver_all(store, 8, ["alice"])
+    sync, results = eight_gated(store, monkeypatch, name, fail=True)
     assert len(results) == 8
     assert all(isinstance(r, OSError) and r.errno == errno.EIO for r in results)
     assert len(sync.calls) == 2 and tmp_files(store, "alice") == []
