@@ -1,20 +1,19 @@
 r"""The lab server's one mail store, a Maildir per user under a root folder, shared by SMTP delivery
 and POP3 retrieval.
 
-Delivery is atomic (Maildir spec, cr.yp.to/proto/maildir.html): each copy is written to tmp/
-and made durable, then renamed into new/, and new/ itself is fsync'ed before the caller may send
-250. A crash at any point leaves new/ with complete messages only. Concurrent deliveries share
-those syncs: one thread commits them in batches (group commit, commit.py), and a sync that fails
-fails every delivery it was to cover, so no delivery returns (and no 250 is sent) before its
-message is durable. Files are stored with LF
-line ends, as Maildir readers (Dovecot, mutt, stdlib `mailbox`) expect; POP3 serves them with CRLF
-(RFC 1939 section 3). Only CRLF becomes LF on the way in and only LF becomes CRLF on the way out:
-any other CR is content, even one right before a line end, so `line\r\r\n` sent over SMTP is
-stored as `line\r\n` and served as it came, and a message's POP3 size (LIST, STAT, RETR's +OK)
-is always the octets RETR sends. File names carry the Maildir++ `,S=` (on disk) and `,W=` (CRLF)
-sizes so a listing never reads message bodies. A message's UID (RFC 1939 UIDL) is the part of its
-file name before the first comma: stable across sessions and restarts. A mailbox name is one
-folder name under the root (`safe_mailbox`), never a path.
+Delivery is atomic (Maildir spec, cr.yp.to/proto/maildir.html): each copy is written to tmp/ and
+made durable, then renamed into new/, and new/ itself is fsync'ed before the caller may send 250. A
+crash at any point leaves new/ with complete messages only. Concurrent deliveries share those
+syncs: one thread commits them in batches (group commit, commit.py), and a sync that fails fails
+every delivery it was to cover, so no delivery returns (and no 250 is sent) before its message is
+durable. Files are stored with LF line ends, as Maildir readers (Dovecot, mutt, stdlib `mailbox`)
+expect; POP3 serves them with CRLF (RFC 1939 section 3). Only CRLF becomes LF on the way in and
+only LF becomes CRLF on the way out: any other CR is content, even one right before a line end, so
+`line\r\r\n` sent over SMTP is stored as `line\r\n` and served as it came, and a message's POP3
+size (LIST, STAT, RETR's +OK) is always the octets RETR sends. File names carry the Maildir++ `,S=`
+(on disk) and `,W=` (CRLF) sizes so a listing never reads message bodies. A message's UID (RFC 1939
+UIDL) is the part of its file name before the first comma: stable across sessions and restarts. A
+mailbox name is one folder name under the root (`safe_mailbox`), never a path.
 """
 
 from __future__ import annotations
