@@ -23,7 +23,8 @@ from mailmagic.protocol.cassette import CassetteError
 _PORTS = ("smtp", "submission", "smtps", "pop3", "pop3s")
 
 
-def _user(text: str) -> tuple[str, str]:
+def user_argument(text: str) -> tuple[str, str]:
+    """argparse type of NAME:PASSWORD (--user, `%maillab adduser`): (lowercased name, password)."""
     name, colon, password = text.partition(":")
     if not colon or not name or not password:
         raise argparse.ArgumentTypeError(f"expected NAME:PASSWORD, got {text!r}")
@@ -87,7 +88,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "--domain", default="lab.test", metavar="D", help="local mail domain (default lab.test)"
     )
     p.add_argument(
-        "--user", type=_user, action="append", metavar="NAME:PASSWORD", default=[],
+        "--user", type=user_argument, action="append", metavar="NAME:PASSWORD", default=[],
         help="a user (repeatable; replaces the default users alice and bob)",
     )  # fmt: skip
     p.add_argument(

@@ -279,7 +279,12 @@ class ProtocolMagics(Magics):
             self._settings(ns) if replay is None else cassettes.settings(replay, ns, self.timeout)
         )
         self._warn_if_replacing(ns.name)
-        session = self._new_session(ns.name, settings)
+        try:
+            session = self._new_session(ns.name, settings)
+        except BaseException:
+            if replay is not None:  # no session will own it
+                replay.stop()
+            raise
         if replay is not None:
             cassettes.keep_replay(self.context.replays, session, replay)
         listener = ns.port or self.lab_listeners[_kind(settings.tls)]

@@ -17,7 +17,7 @@ from IPython.core.magic import Magics, magics_class
 
 from mailmagic.display.lab import LabView
 from mailmagic.lab import LabConfig, LabServer
-from mailmagic.lab.__main__ import _user, add_options, config_from
+from mailmagic.lab.__main__ import add_options, config_from, user_argument
 from mailmagic.lab.directory import VRFY_CHOICES, LabError
 from mailmagic.lab.log import LabLog
 from mailmagic.magics.base import HELP_WORDS, init_magics
@@ -50,7 +50,7 @@ def _log_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _adduser_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("user", type=_user, metavar="NAME:PASSWORD", help="the new user")
+    p.add_argument("user", type=user_argument, metavar="NAME:PASSWORD", help="the new user")
 
 
 def _user_name(p: argparse.ArgumentParser) -> None:

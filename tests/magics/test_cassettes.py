@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from IPython.core.error import UsageError
 
-from mailmagic.lab.replay import load, shipped
+from mailmagic.lab.replay import ReplayServer, load, shipped
+from mailmagic.magics.smtp import SMTPMagic
 from mailmagic.protocol.cassette import Cassette
 from tests.magics.shell import Shell
 
@@ -110,3 +111,25 @@ def test_record_a_lab_session_then_replay_it(lab_ip: Shell, tmp_path: Path) -> N
     assert again == live
     with pytest.raises(UsageError, match="exists: a recording never overwrites"):
         lab_ip.line("smtp", f"open --record {path}")
+
+
+def test_a_replay_server_stops_when_its_session_cannot_be_made(
+    ip: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[ReplayServer] = []
+    start = ReplayServer.start
+
+    def recorded(server: ReplayServer) -> tuple[str, int]:
+        started.append(server)
+        return start(server)
+
+    def failing(*args: object) -> None:
+        raise RuntimeError("no session (test)")
+
+    monkeypatch.setattr(ReplayServer, "start", recorded)
+    monkeypatch.setattr(SMTPMagic, "_new_session", failing)
+    with pytest.raises(RuntimeError, match="no session"):
+        ip.line("smtp", "open --replay exchange2003")
+    (server,) = started
+    assert not server.running
+    refused(server.port)
