@@ -58,6 +58,10 @@ class Committer:
     first ``submit``."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """No thread and nothing queued (also what a forked child starts with)."""
         self._queue: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -91,6 +95,8 @@ class Committer:
 
 COMMITTER = Committer()
 """The process's one committer."""
+if hasattr(os, "register_at_fork"):  # a forked child has no committer thread: it starts its own
+    os.register_at_fork(after_in_child=COMMITTER.reset)
 
 
 def commit(batch: list[Delivery]) -> None:

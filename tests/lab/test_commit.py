@@ -1,8 +1,8 @@
 # What this module does: tests of the group commit (mailmagic/lab/commit.py) through a real
 # MailStore: concurrent deliveries share one syncfs of their copies and one fsync of new/; a
 # failing sync fails every delivery it covered and leaves nothing in tmp/; one delivery's failure
-# fails it alone; without syncfs every copy is fsync'ed; and the committer survives a bug in a
-# batch, telling every delivery of it.
+# fails it alone; without syncfs every copy is fsync'ed; the committer survives a bug in a batch,
+# telling every delivery of it; and a forked child delivers with a committer of its own.
 from __future__ import annotations
 
 import errno
@@ -159,3 +159,16 @@ def test_the_committer_survives_a_bug_and_tells_every_delivery(
     assert tmp_files(store, "alice") == []
     monkeypatch.undo()
     assert len(store.deliver(["alice"], MESSAGE)) == 1  # the committer goes on
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX's")
+def test_a_forked_child_delivers_with_a_committer_of_its_own(store: MailStore) -> None:
+    store.deliver(["alice"], MESSAGE)  # the parent's committer thread is running
+    child = os.fork()
+    if child == 0:  # the child: its copy of the committer has no thread until it submits
+        done = threading.Event()
+        threading.Thread(target=lambda: (store.deliver(["bob"], MESSAGE), done.set())).start()
+        os._exit(0 if done.wait(60) else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(store.messages("bob")) == 1
